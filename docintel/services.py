@@ -1,0 +1,65 @@
+"""Account services: roles and the development demo users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from docintel.models import User
+from docintel.roles import LIBRARIAN, READER
+
+# What a librarian may do in the admin: curate documents, read chunks, audit, questions and answers.
+LIBRARIAN_PERMISSIONS = (
+    ("documents", "add_document"),
+    ("documents", "change_document"),
+    ("documents", "delete_document"),
+    ("documents", "view_document"),
+    ("documents", "view_chunk"),
+    ("audit", "view_auditlog"),
+    ("chat", "view_query"),
+    ("chat", "view_response"),
+    ("chat", "view_feedback"),
+    ("chat", "view_chatsession"),
+    ("auth", "view_group"),
+)
+
+
+def roles_ensure() -> dict[str, Group]:
+    """Create the Librarian and Reader groups with their permissions (idempotent)."""
+    librarian, _ = Group.objects.get_or_create(name=LIBRARIAN)
+    reader, _ = Group.objects.get_or_create(name=READER)
+    perms = [
+        Permission.objects.get(content_type__app_label=app, codename=codename)
+        for app, codename in LIBRARIAN_PERMISSIONS
+    ]
+    librarian.permissions.add(*perms)
+    return {LIBRARIAN: librarian, READER: reader}
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    password: str
+    role: str
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount("librarian@docintel.local", "librarian-demo-pass", LIBRARIAN),
+    DemoAccount("reader@docintel.local", "reader-demo-pass", READER),
+)
+
+
+@transaction.atomic
+def demo_users_ensure() -> list[DemoAccount]:
+    """Create (or reset) the demo librarian and reader. Development only: the caller checks DEBUG."""
+    groups = roles_ensure()
+    for account in DEMO_ACCOUNTS:
+        user = User.objects.filter(email=account.email).first() or User(email=account.email)
+        user.is_staff = account.role == LIBRARIAN
+        user.is_active = True
+        user.set_password(account.password)
+        user.save()
+        user.groups.add(groups[account.role])
+    return list(DEMO_ACCOUNTS)

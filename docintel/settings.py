@@ -1,0 +1,320 @@
+"""DocIntel settings: one module, read from the environment (django-environ).
+
+Defaults exist only for the embedded development mode (``DEBUG`` on). With ``DEBUG`` off every secret must be set,
+otherwise start-up stops with :class:`django.core.exceptions.ImproperlyConfigured`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from docintel.logging import configure_logging
+
+django_stubs_ext.monkeypatch()  # runtime support for ModelAdmin[Model] and friends
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file() and os.environ.get("DOCINTEL_READ_DOT_ENV", "1") == "1":
+    env.read_env(str(BASE_DIR / ".env"))
+
+DEBUG: bool = env.bool("DEBUG", default=False)
+TESTING: bool = env.bool("DOCINTEL_TESTING", default=False)
+
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 - DEBUG only
+
+
+def _required(name: str, dev_default: str) -> str:
+    """Return ``name`` from the environment; in production (DEBUG off) a missing value stops start-up."""
+    value: str | None = env.str(name, default=None)
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(
+        f"{name} is not set. DocIntel refuses to start with DEBUG off and no {name}: "
+        f"set it in the environment (see README, 'Settings')."
+    )
+
+
+SECRET_KEY: str = _required("SECRET_KEY", _DEV_SECRET)
+if not DEBUG and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
+    raise ImproperlyConfigured("SECRET_KEY is the development key or shorter than 50 characters; set a real secret.")
+
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is not set; list the host names the portal answers to.")
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_results",
+    "channels",
+    "docintel.apps.DocIntelConfig",
+    "audit.apps.AuditConfig",
+    "documents.apps.DocumentsConfig",
+    "chat.apps.ChatConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "docintel.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "docintel.urls"
+ASGI_APPLICATION = "docintel.asgi.application"
+WSGI_APPLICATION = "docintel.wsgi.application"
+AUTH_USER_MODEL = "docintel.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat:home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------------------------------
+# Embedded default: SQLite under var/. Tests and production use PostgreSQL (psycopg 3) with a connection pool.
+VAR_DIR = Path(env.str("DOCINTEL_VAR_DIR", default=str(BASE_DIR / "var")))
+DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=5)
+DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=20)
+DB_POOL_TIMEOUT: float = env.float("DB_POOL_TIMEOUT", default=10.0)
+
+_database: dict[str, Any] = env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if _database["ENGINE"] == "django.db.backends.postgresql":
+    _options: dict[str, Any] = _database.setdefault("OPTIONS", {})
+    if env.bool("DB_POOL_ENABLED", default=True):
+        _options["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT}
+    _database["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not also hold them
+    _database.setdefault("TEST", {})["NAME"] = env.str("DATABASE_TEST_NAME", default=None)
+elif _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database.setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, Celery, Channels --------------------------------------------------------------------------------------
+REDIS_URL: str | None = env.str("REDIS_URL", default=None) or None
+if not DEBUG and not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_URL is not set; production needs Redis for Celery and Channels.")
+
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+    # acks_late: a message comes back if a worker dies; the visibility timeout must exceed the hard time limit.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+if not REDIS_URL:
+    _queue_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {"data_folder_in": str(_queue_dir), "data_folder_out": str(_queue_dir), "processed_folder": str(_queue_dir)}
+    )
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=1500)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=1800)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Vector store, model servers -----------------------------------------------------------------------------------
+# QDRANT_URL points at a Qdrant server. In the embedded mode it points at DocIntel's own single-process store server
+# (``manage.py vectorstore``), which owns the local Qdrant storage under QDRANT_PATH: the client code is the same.
+QDRANT_URL: str = env.str("QDRANT_URL", default="http://127.0.0.1:6333")
+QDRANT_API_KEY: str | None = env.str("QDRANT_API_KEY", default=None) or None
+QDRANT_PATH = Path(env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant")))
+QDRANT_COLLECTION_PREFIX: str = env.str("QDRANT_COLLECTION_PREFIX", default="docintel")
+QDRANT_TIMEOUT: float = env.float("QDRANT_TIMEOUT", default=10.0)
+
+LLM_BASE_URL: str = env.str("LLM_BASE_URL", default="http://127.0.0.1:8081/v1")
+LLM_MODEL: str = env.str("LLM_MODEL", default="smollm2-135m-instruct")
+LLM_API_KEY: str = env.str("LLM_API_KEY", default="not-needed")
+LLM_TIMEOUT: float = env.float("LLM_TIMEOUT", default=60.0)
+LLM_FIRST_TOKEN_TIMEOUT: float = env.float("LLM_FIRST_TOKEN_TIMEOUT", default=30.0)
+LLM_MAX_TOKENS: int = env.int("LLM_MAX_TOKENS", default=512)
+LLM_TEMPERATURE: float = env.float("LLM_TEMPERATURE", default=0.1)
+LLM_CONTEXT_TOKENS: int = env.int("LLM_CONTEXT_TOKENS", default=2048)
+
+EMBEDDING_BASE_URL: str = env.str("EMBEDDING_BASE_URL", default="http://127.0.0.1:8082/v1")
+EMBEDDING_MODEL: str = env.str("EMBEDDING_MODEL", default="e5")
+EMBEDDING_API_KEY: str = env.str("EMBEDDING_API_KEY", default="not-needed")
+EMBEDDING_BATCH_SIZE: int = env.int("EMBEDDING_BATCH_SIZE", default=32)
+EMBEDDING_TIMEOUT: float = env.float("EMBEDDING_TIMEOUT", default=60.0)
+
+# --- Ingestion limits ----------------------------------------------------------------------------------------------
+DOCINTEL_MAX_UPLOAD_BYTES: int = env.int("DOCINTEL_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+DOCINTEL_MAX_PAGES: int = env.int("DOCINTEL_MAX_PAGES", default=2000)
+DOCINTEL_MAX_UNCOMPRESSED_BYTES: int = env.int("DOCINTEL_MAX_UNCOMPRESSED_BYTES", default=500 * 1024 * 1024)
+DOCINTEL_MAX_COMPRESSION_RATIO: int = env.int("DOCINTEL_MAX_COMPRESSION_RATIO", default=200)
+DOCINTEL_MAX_IMAGE_PIXELS: int = env.int("DOCINTEL_MAX_IMAGE_PIXELS", default=90_000_000)
+DOCINTEL_CONVERSION_TIMEOUT: float = env.float("DOCINTEL_CONVERSION_TIMEOUT", default=600.0)
+DOCINTEL_MAX_ATTEMPTS: int = env.int("DOCINTEL_MAX_ATTEMPTS", default=3)
+DOCINTEL_DOCLING_ARTIFACTS_PATH: str | None = env.str("DOCLING_ARTIFACTS_PATH", default=None) or None
+DOCINTEL_OCR_ENGINE: str = env.str("OCR_ENGINE", default="tesseract")
+DOCINTEL_OCR_LANGUAGES: list[str] = env.list("OCR_LANGUAGES", default=["ell", "eng"])
+DOCINTEL_TESSDATA_PATH: str = env.str("TESSDATA_PREFIX", default="/usr/share/tesseract-ocr/5/tessdata")
+DOCINTEL_CHUNK_TOKENS: int = env.int("CHUNK_TOKENS", default=256)
+DOCINTEL_CHUNK_OVERLAP_TOKENS: int = env.int("CHUNK_OVERLAP_TOKENS", default=32)
+
+# --- Answering -----------------------------------------------------------------------------------------------------
+DOCINTEL_RETRIEVAL_TOP_K: int = env.int("RETRIEVAL_TOP_K", default=5)
+DOCINTEL_RETRIEVAL_MIN_SCORE: float = env.float("RETRIEVAL_MIN_SCORE", default=0.0)
+DOCINTEL_GUARD_MODEL_DIR: str | None = env.str("GUARD_MODEL_DIR", default=None) or None
+DOCINTEL_RETRIEVAL_MODE: str = env.str("RETRIEVAL_MODE", default="hybrid")  # hybrid, dense or keyword
+DOCINTEL_RETRIEVAL_CANDIDATES: int = env.int("RETRIEVAL_CANDIDATES", default=30)  # per search, before fusion
+# Below this cosine similarity of the best dense hit (and with no keyword hit) the documents "do not say".
+DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE: float = env.float("RETRIEVAL_MIN_DENSE_SCORE", default=0.80)
+DOCINTEL_HISTORY_TURNS: int = env.int("CHAT_HISTORY_TURNS", default=3)
+DOCINTEL_MAX_QUESTION_BYTES: int = env.int("MAX_QUESTION_BYTES", default=4000)
+# NeMo Guardrails self-check rails: "input", "output" (both: "input,output"). Off by default: the bundled 135M
+# model judges unreliably; enable with a capable LLM. LLM Guard and DocIntel's own rules always run.
+DOCINTEL_NEMO_RAILS: list[str] = env.list("NEMO_RAILS", default=[])
+DOCINTEL_QUESTION_THROTTLE: str = env.str("QUESTION_THROTTLE", default="30/min")
+
+# --- Chat WebSocket (chat/consumers.py): the server pings every N s; no frame from the client within the timeout
+# after a ping drops the connection (close code 4408).
+DOCINTEL_WS_HEARTBEAT_SECONDS: float = env.float("WS_HEARTBEAT_SECONDS", default=30.0)
+DOCINTEL_WS_HEARTBEAT_TIMEOUT: float = env.float("WS_HEARTBEAT_TIMEOUT", default=10.0)
+DOCINTEL_WS_MAX_QUESTION_CHARS: int = env.int("WS_MAX_QUESTION_CHARS", default=4000)
+
+# --- Auth, passwords -----------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- i18n ----------------------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("el", _("Greek"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media ----------------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or TESTING  # development and tests serve static files without collectstatic
+WHITENOISE_AUTOREFRESH = DEBUG
+DATA_UPLOAD_MAX_NUMBER_FILES = 200
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- DRF, JWT, OpenAPI ---------------------------------------------------------------------------------------------
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "docintel.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"questions": DOCINTEL_QUESTION_THROTTLE},
+}
+SIMPLE_JWT: dict[str, Any] = {"AUTH_HEADER_TYPES": ("Bearer",), "UPDATE_LAST_LOGIN": True}
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "DocIntel API",
+    "DESCRIPTION": "Document intelligence portal: documents, questions with citations, chat sessions, health.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Security (production) -----------------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "SAMEORIGIN"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Logging -------------------------------------------------------------------------------------------------------
+LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
+LOG_JSON: bool = env.bool("LOG_JSON", default=not DEBUG)
+LOGGING_CONFIG = None
+configure_logging(json_output=LOG_JSON, level=LOG_LEVEL)

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from docintel import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(("docintel.api.urls", "api"), namespace="api")),
+    path("", include("chat.urls")),
+]

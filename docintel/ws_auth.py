@@ -1,0 +1,59 @@
+"""WebSocket authentication by a JWT passed as a ``Sec-WebSocket-Protocol`` value (never in the query string).
+
+The client offers the subprotocols ``["bearer", "<access token>"]``; the consumer accepts with ``"bearer"``.
+Without a token the Django session (set by :func:`channels.auth.AuthMiddlewareStack`) decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+
+log = structlog.get_logger(__name__)
+
+BEARER_SUBPROTOCOL = "bearer"
+
+
+def token_from_subprotocols(subprotocols: list[str]) -> str | None:
+    """The value after ``bearer`` in the offered subprotocols, if any."""
+    for index, value in enumerate(subprotocols):
+        if value == BEARER_SUBPROTOCOL and index + 1 < len(subprotocols):
+            return subprotocols[index + 1]
+    return None
+
+
+def _user_for_token(raw: str) -> tuple[Any, int | None]:
+    from rest_framework_simplejwt.exceptions import TokenError  # noqa: PLC0415 - loads settings lazily
+    from rest_framework_simplejwt.tokens import AccessToken  # noqa: PLC0415
+
+    try:
+        token = AccessToken(raw)  # type: ignore[arg-type]  # simplejwt accepts str tokens
+    except TokenError:
+        return AnonymousUser(), None
+    user_id = token.get("user_id")
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return AnonymousUser(), None
+    return user, int(token["exp"])
+
+
+class JWTSubprotocolAuthMiddleware:
+    """Sets ``scope["user"]`` (and ``scope["jwt_exp"]``) from a bearer subprotocol token."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        raw = token_from_subprotocols(list(scope.get("subprotocols") or []))
+        if raw is not None:
+            user, exp = await database_sync_to_async(_user_for_token)(raw)
+            scope = {**scope, "user": user, "jwt_exp": exp, "auth_method": "jwt"}
+            if exp is None:
+                log.info("ws_jwt_rejected")
+        else:
+            scope = {**scope, "auth_method": "session"}
+        return await self.inner(scope, receive, send)

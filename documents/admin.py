@@ -1,0 +1,364 @@
+"""The librarian's home: upload, watch ingestion, re-ingest, delete, set who may read what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from audit.services import audit_log_write
+from docintel.admin_audit import AuditedAdminMixin
+from docintel.errors import DocIntelError, DuplicateDocument
+from documents.models import Chunk, Document
+from documents.services.lifecycle import document_delete, document_reingest, document_upload
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)]
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(  # type: ignore[assignment]  # a form field, popped from attrs by the metaclass
+        label=_("Files"),
+        help_text=_("PDF, DOCX, PPTX, XLSX, HTML, Markdown, CSV or scans (PNG, JPEG, TIFF). Select several at once."),
+    )
+    title = forms.CharField(
+        label=_("Title"), required=False, max_length=300, help_text=_("Only for a single file; default: file name.")
+    )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("Detect")), ("el", _("Greek")), ("en", _("English"))],
+    )
+    access_groups = forms.ModelMultipleChoiceField(
+        label=_("Access groups"),
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Who may read these documents. None: librarians only."),
+    )
+
+
+class ChunkInline(admin.TabularInline[Chunk, Document]):
+    model = Chunk
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    fields = ("ordinal", "location_display", "heading_display", "excerpt", "token_count", "language", "injection_flag")
+    readonly_fields = fields
+    verbose_name_plural = _("chunks (read-only)")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("where"))
+    def location_display(self, obj: Chunk) -> str:
+        return obj.location
+
+    @admin.display(description=_("heading"))
+    def heading_display(self, obj: Chunk) -> str:
+        return obj.heading
+
+    @admin.display(description=_("text"))
+    def excerpt(self, obj: Chunk) -> str:
+        return obj.text[:300] + ("…" if len(obj.text) > 300 else "")
+
+
+@admin.register(Document)
+class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
+    list_display = (
+        "title",
+        "status_badge",
+        "progress_bar",
+        "language",
+        "file_type",
+        "page_count",
+        "chunk_count",
+        "groups_display",
+        "uploaded_by",
+        "created_at",
+    )
+    list_display_links = ("title",)
+    list_filter = (
+        "status",
+        "language",
+        ("access_groups", admin.RelatedOnlyFieldListFilter),
+        ("uploaded_by", admin.RelatedOnlyFieldListFilter),
+        "mime_type",
+    )
+    search_fields = ("title", "original_filename", "sha256")
+    list_select_related = ("uploaded_by",)
+    list_per_page = 50
+    date_hierarchy = "created_at"
+    actions = ("reingest_selected", "delete_selected_documents")
+    inlines = (ChunkInline,)
+    filter_horizontal = ("access_groups",)
+    fieldsets = (
+        (None, {"fields": ("title", "language", "access_groups")}),
+        (
+            _("Ingestion"),
+            {
+                "fields": (
+                    "status_badge",
+                    "stage",
+                    "progress_bar",
+                    "error_display",
+                    "attempts",
+                    "parser",
+                    "page_count",
+                    "ingest_info",
+                    "processed_at",
+                )
+            },
+        ),
+        (
+            _("File"),
+            {"fields": ("original_filename", "mime_type", "size_bytes", "sha256", "uploaded_by", "created_at")},
+        ),
+    )
+    readonly_fields = (
+        "status_badge",
+        "stage",
+        "progress_bar",
+        "error_display",
+        "attempts",
+        "parser",
+        "page_count",
+        "ingest_info",
+        "processed_at",
+        "original_filename",
+        "mime_type",
+        "size_bytes",
+        "sha256",
+        "uploaded_by",
+        "created_at",
+    )
+
+    class Media:
+        css = {"all": ("css/admin.css",)}
+        js = ("js/admin_progress.js",)
+
+    # --- queryset: a constant number of queries per list page ---------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
+        queryset: QuerySet[Document] = (
+            super()
+            .get_queryset(request)
+            .filter(deleted_at__isnull=True)
+            .annotate(num_chunks=Count("chunks", distinct=True))
+            .prefetch_related(Prefetch("access_groups", queryset=Group.objects.only("id", "name").order_by("name")))
+        )
+        return queryset
+
+    # --- columns -----------------------------------------------------------------------------------------------
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Document) -> str:
+        return format_html(
+            '<span class="di-badge di-badge-{}" data-document-status="{}">{}</span>',
+            obj.status,
+            obj.pk,
+            obj.get_status_display(),
+        )
+
+    @admin.display(description=_("progress"))
+    def progress_bar(self, obj: Document) -> str:
+        return format_html(
+            '<span class="di-progress" data-document-id="{}" data-status="{}">'
+            '<progress max="100" value="{}"></progress> <span class="di-stage">{} {}%</span></span>',
+            obj.pk,
+            obj.status,
+            obj.progress,
+            obj.get_stage_display(),
+            obj.progress,
+        )
+
+    @admin.display(description=_("type"), ordering="mime_type")
+    def file_type(self, obj: Document) -> str:
+        return obj.mime_type.rsplit("/", 1)[-1].rsplit(".", 1)[-1][:12]
+
+    @admin.display(description=_("chunks"))
+    def chunk_count(self, obj: Document) -> int:
+        return int(getattr(obj, "num_chunks", 0))
+
+    @admin.display(description=_("access groups"))
+    def groups_display(self, obj: Document) -> str:
+        groups = list(obj.access_groups.all())
+        if not groups:
+            return format_html('<span class="di-muted">{}</span>', _("librarians only"))
+        return format_html_join(", ", "{}", ((g.name,) for g in groups))
+
+    @admin.display(description=_("error"))
+    def error_display(self, obj: Document) -> str:
+        if not obj.error_code:
+            return "—"
+        return format_html('<code class="di-error-code">{}</code> {}', obj.error_code, obj.error_message)
+
+    # --- permissions: no plain "add" form; uploads go through the upload view ---------------------------------
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:documents_document_upload"))
+
+    def get_actions(
+        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = sorted(g.name for g in form.initial.get("access_groups", []) or [])
+        super().save_related(request, form, formsets, change)
+        after = sorted(g.name for g in form.cleaned_data.get("access_groups", []) or [])
+        if change and before != after:
+            audit_log_write(
+                action="document_access_changed",
+                target=form.instance,
+                request=request,
+                details={"before": before, "after": after},
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        document_delete(document=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        for document in queryset:
+            document_delete(document=document, actor=request.user, request=request)
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        # document_delete writes the audit row; keep Django's LogEntry only.
+        return admin.ModelAdmin.log_deletions(self, request, queryset)
+
+    # --- actions ------------------------------------------------------------------------------------------------
+    @admin.action(description=_("Re-ingest selected documents"), permissions=["change"])
+    def reingest_selected(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        done, failed = 0, []
+        for document in queryset:
+            try:
+                document_reingest(document=document, actor=request.user, request=request)
+                done += 1
+            except DocIntelError as exc:
+                failed.append(f"{document.title}: {exc.message}")
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(n)d document queued for re-ingestion.", "%(n)d documents queued for re-ingestion.", done)
+                % {"n": done},
+                messages.SUCCESS,
+            )
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description=_("Delete selected documents (file, chunks and vectors)"), permissions=["delete"])
+    def delete_selected_documents(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        count = 0
+        for document in queryset:
+            document_delete(document=document, actor=request.user, request=request)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(n)d document queued for deletion.", "%(n)d documents queued for deletion.", count)
+            % {"n": count},
+            messages.SUCCESS,
+        )
+
+    # --- extra views: multi-file upload and a progress feed for the list page ---------------------------------
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        extra = [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="{}_{}_upload".format(*info)),
+            path("progress/", self.admin_site.admin_view(self.progress_view), name="{}_{}_progress".format(*info)),
+        ]
+        return extra + super().get_urls()
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            files = form.cleaned_data["files"]
+            created = 0
+            for upload in files:
+                try:
+                    document_upload(
+                        fileobj=upload,
+                        filename=upload.name or "unnamed",
+                        size=upload.size or 0,
+                        uploaded_by=request.user,
+                        title=form.cleaned_data["title"] if len(files) == 1 else "",
+                        language=form.cleaned_data["language"],
+                        access_groups=form.cleaned_data["access_groups"],
+                        request=request,
+                    )
+                    created += 1
+                except DuplicateDocument as exc:
+                    existing = (exc.detail or {}).get("document_id")
+                    url = reverse("admin:documents_document_change", args=[existing]) if existing else ""
+                    self.message_user(
+                        request,
+                        format_html(
+                            '{}: {} <a href="{}">{}</a> <code>{}</code>',
+                            upload.name,
+                            exc.message,
+                            url,
+                            _("Open the existing document"),
+                            exc.code,
+                        ),
+                        messages.WARNING,
+                    )
+                except DocIntelError as exc:
+                    self.message_user(
+                        request,
+                        format_html("{}: {} <code>{}</code>", upload.name, exc.message, exc.code),
+                        messages.ERROR,
+                    )
+            if created:
+                self.message_user(
+                    request,
+                    ngettext("%(n)d document uploaded and queued.", "%(n)d documents uploaded and queued.", created)
+                    % {"n": created},
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(reverse("admin:documents_document_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "form": form,
+            "title": _("Upload documents"),
+            "media": self.media + form.media,
+        }
+        return render(request, "admin/documents/document/upload.html", context)
+
+    def progress_view(self, request: HttpRequest) -> JsonResponse:
+        """Status of the given documents (``?ids=1,2,3``): the polling fallback of the live progress bars."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        raw = request.GET.get("ids", "")
+        ids = [int(x) for x in raw.split(",") if x.strip().isdigit()][:500]
+        rows = Document.objects.filter(pk__in=ids).values(
+            "id", "status", "stage", "progress", "error_code", "error_message"
+        )
+        return JsonResponse({"documents": list(rows)})

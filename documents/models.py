@@ -1,0 +1,195 @@
+"""Document and Chunk: what librarians upload and what retrieval cites."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from docintel.models import User
+
+# Namespace for deterministic vector ids: uuid5(namespace, "<document id>:<ordinal>") is stable across re-runs.
+VECTOR_NAMESPACE = uuid.UUID("8a5c0c3e-7f7e-4d59-9b7e-3f5f0f0d1c21")
+
+
+def document_upload_to(instance: Document, filename: str) -> str:
+    """Server-generated storage name: the client's name is never part of the path (kept as metadata only)."""
+    suffix = PurePath(filename).suffix.lower()
+    safe_suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ""
+    now = timezone.now()
+    return f"documents/{now:%Y/%m}/{uuid.uuid4().hex}{safe_suffix}"
+
+
+class DocumentQuerySet(models.QuerySet["Document"]):
+    def active(self) -> DocumentQuerySet:
+        """Documents not being deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+    def visible_to(self, user: User | Any) -> DocumentQuerySet:
+        """Documents ``user`` may read. Default deny: without a shared access group only librarians see a document.
+
+        Readers see only completed documents; librarians and superusers see every active one.
+        """
+        qs = self.active()
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return qs.none()
+        if user.is_librarian:
+            return qs
+        return (
+            qs.filter(status=Document.Status.COMPLETED, access_groups__in=user.groups.all())
+            .distinct()
+            .order_by("-created_at", "-id")
+        )
+
+
+class Document(models.Model):
+    """An uploaded file and the state of its ingestion."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    class Stage(models.TextChoices):
+        UPLOADED = "uploaded", _("Uploaded")
+        PARSING = "parsing", _("Parsing")
+        OCR = "ocr", _("OCR")
+        CHUNKING = "chunking", _("Chunking")
+        EMBEDDING = "embedding", _("Embedding")
+        INDEXING = "indexing", _("Indexing")
+        DONE = "done", _("Done")
+        DELETING = "deleting", _("Deleting")
+
+    title = models.CharField(_("title"), max_length=300)
+    file = models.FileField(_("file"), upload_to=document_upload_to, max_length=255)
+    original_filename = models.CharField(_("original file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True, editable=False)
+    mime_type = models.CharField(_("MIME type"), max_length=127)
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    language = models.CharField(_("language"), max_length=16, blank=True, help_text=_("el, en, or mixed"))
+    page_count = models.PositiveIntegerField(_("pages"), null=True, blank=True)
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.UPLOADED)
+    progress = models.PositiveSmallIntegerField(_("progress %"), default=0)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    parser = models.CharField(
+        _("parser"), max_length=64, blank=True, help_text=_("which conversion path produced the chunks")
+    )
+    ingest_info = models.JSONField(_("ingestion details"), default=dict, blank=True)
+
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="uploaded_documents",
+        verbose_name=_("uploaded by"),
+    )
+    access_groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="documents",
+        verbose_name=_("access groups"),
+        help_text=_("Members of these groups may read the document. None: only librarians (default deny)."),
+    )
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deletion requested"), null=True, blank=True, editable=False)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sha256"], condition=Q(deleted_at__isnull=True), name="document_sha256_unique_active"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="document_progress_lte_100"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="document_status_created")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+    def mark_failed(self, *, code: str, message: str) -> None:
+        """Record a terminal failure with its error code."""
+        self.status = self.Status.FAILED
+        self.error_code = code[:64]
+        self.error_message = message
+        self.processed_at = timezone.now()
+        self.save(update_fields=["status", "error_code", "error_message", "processed_at", "updated_at"])
+
+
+class Chunk(models.Model):
+    """A retrievable passage of a document, with where it sits in the source (page/slide, heading, box)."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        TABLE = "table", _("Table")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField(_("ordinal"))
+    text = models.TextField(_("text"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    page_start = models.PositiveIntegerField(_("first page"), null=True, blank=True)
+    page_end = models.PositiveIntegerField(_("last page"), null=True, blank=True)
+    heading_path = models.JSONField(_("heading path"), default=list, blank=True)
+    bbox = models.JSONField(
+        _("bounding box"), null=True, blank=True, help_text=_("[left, top, right, bottom] in PDF points")
+    )
+    token_count = models.PositiveIntegerField(_("tokens"), default=0)
+    vector_id = models.UUIDField(_("vector id"), editable=False)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    injection_flag = models.BooleanField(
+        _("suspected injection"), default=False, help_text=_("the text looks like instructions to a model")
+    )
+    meta = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("chunk")
+        verbose_name_plural = _("chunks")
+        ordering = ("document_id", "ordinal")
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_document_ordinal_unique"),
+            models.UniqueConstraint(fields=["vector_id"], name="chunk_vector_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.ordinal}"
+
+    @staticmethod
+    def make_vector_id(document_id: int, ordinal: int) -> uuid.UUID:
+        """Deterministic point id: a re-run upserts the same point instead of adding one."""
+        return uuid.uuid5(VECTOR_NAMESPACE, f"{document_id}:{ordinal}")
+
+    @property
+    def heading(self) -> str:
+        return " › ".join(str(h) for h in self.heading_path)
+
+    @property
+    def location(self) -> str:
+        """Where the passage is: page range or heading."""
+        if self.page_start:
+            if self.page_end and self.page_end != self.page_start:
+                return f"pp. {self.page_start}-{self.page_end}"
+            return f"p. {self.page_start}"
+        return self.heading
