@@ -177,3 +177,24 @@ def celery_worker(
         ready=ready_file.exists,
         log_path=(log_dir / f"{name}.log") if log_dir else None,
     )
+
+
+def vectorstore_server(*, port: int, path: Path, log_dir: Path | None = None) -> ManagedProcess:
+    """``manage.py vectorstore``: the local Qdrant store behind Qdrant's REST API at ``http://127.0.0.1:{port}``."""
+    return ManagedProcess(
+        name="vectorstore",
+        argv=[
+            sys.executable,
+            "manage.py",
+            "vectorstore",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--path",
+            str(path),
+        ],
+        env=_env(),
+        ready=_http_ok(f"http://127.0.0.1:{port}/readyz"),
+        log_path=(log_dir / "vectorstore.log") if log_dir else None,
+    )

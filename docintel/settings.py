@@ -140,6 +140,9 @@ CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     # acks_late: a message comes back if a worker dies; the visibility timeout must exceed the hard time limit.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # how often a worker sweeps for messages of dead workers (kombu defaults: every 10 s x 10 polls)
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
 if not REDIS_URL:
     _queue_dir = VAR_DIR / "broker"
@@ -156,7 +159,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=1500)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=1800)
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_DEFAULT_QUEUE", default="default")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -189,7 +192,7 @@ LLM_TIMEOUT: float = env.float("LLM_TIMEOUT", default=60.0)
 LLM_FIRST_TOKEN_TIMEOUT: float = env.float("LLM_FIRST_TOKEN_TIMEOUT", default=30.0)
 LLM_MAX_TOKENS: int = env.int("LLM_MAX_TOKENS", default=512)
 LLM_TEMPERATURE: float = env.float("LLM_TEMPERATURE", default=0.1)
-LLM_CONTEXT_TOKENS: int = env.int("LLM_CONTEXT_TOKENS", default=2048)
+LLM_CONTEXT_TOKENS: int = env.int("LLM_CONTEXT_TOKENS", default=4096)
 
 EMBEDDING_BASE_URL: str = env.str("EMBEDDING_BASE_URL", default="http://127.0.0.1:8082/v1")
 EMBEDDING_MODEL: str = env.str("EMBEDDING_MODEL", default="e5")
@@ -211,6 +214,10 @@ DOCINTEL_OCR_LANGUAGES: list[str] = env.list("OCR_LANGUAGES", default=["ell", "e
 DOCINTEL_TESSDATA_PATH: str = env.str("TESSDATA_PREFIX", default="/usr/share/tesseract-ocr/5/tessdata")
 DOCINTEL_CHUNK_TOKENS: int = env.int("CHUNK_TOKENS", default=256)
 DOCINTEL_CHUNK_OVERLAP_TOKENS: int = env.int("CHUNK_OVERLAP_TOKENS", default=32)
+# ingestion (issue 6): PDF path auto|standard|heuristic|native; extra OCR engine models; retry backoff base
+DOCINTEL_PDF_PIPELINE: str = env.str("PDF_PIPELINE", default="auto")
+DOCINTEL_OCR_MODELS_PATH: str | None = env.str("OCR_MODELS_PATH", default=None) or None
+DOCINTEL_RETRY_BACKOFF_SECONDS: float = env.float("RETRY_BACKOFF_SECONDS", default=5.0)
 
 # --- Answering -----------------------------------------------------------------------------------------------------
 DOCINTEL_RETRIEVAL_TOP_K: int = env.int("RETRIEVAL_TOP_K", default=5)
@@ -218,6 +225,7 @@ DOCINTEL_RETRIEVAL_MIN_SCORE: float = env.float("RETRIEVAL_MIN_SCORE", default=0
 DOCINTEL_GUARD_MODEL_DIR: str | None = env.str("GUARD_MODEL_DIR", default=None) or None
 DOCINTEL_RETRIEVAL_MODE: str = env.str("RETRIEVAL_MODE", default="hybrid")  # hybrid, dense or keyword
 DOCINTEL_RETRIEVAL_CANDIDATES: int = env.int("RETRIEVAL_CANDIDATES", default=30)  # per search, before fusion
+DOCINTEL_RETRIEVAL_DENSE_WEIGHT: float = env.float("RETRIEVAL_DENSE_WEIGHT", default=0.7)  # keyword: 1 - this
 # Below this cosine similarity of the best dense hit (and with no keyword hit) the documents "do not say".
 DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE: float = env.float("RETRIEVAL_MIN_DENSE_SCORE", default=0.80)
 DOCINTEL_HISTORY_TURNS: int = env.int("CHAT_HISTORY_TURNS", default=3)
@@ -226,6 +234,15 @@ DOCINTEL_MAX_QUESTION_BYTES: int = env.int("MAX_QUESTION_BYTES", default=4000)
 # model judges unreliably; enable with a capable LLM. LLM Guard and DocIntel's own rules always run.
 DOCINTEL_NEMO_RAILS: list[str] = env.list("NEMO_RAILS", default=[])
 DOCINTEL_QUESTION_THROTTLE: str = env.str("QUESTION_THROTTLE", default="30/min")
+
+# --- Evaluation (chat/services/evaluation, issue 5): the RAGAS judge is any OpenAI-compatible server; by default the
+# answering model itself (weak: SmolLM2-135M), a stronger one when configured. Reports go to EVAL_REPORTS_DIR.
+EVAL_JUDGE_BASE_URL: str = env.str("EVAL_JUDGE_BASE_URL", default="") or LLM_BASE_URL
+EVAL_JUDGE_MODEL: str = env.str("EVAL_JUDGE_MODEL", default="") or LLM_MODEL
+EVAL_JUDGE_API_KEY: str = env.str("EVAL_JUDGE_API_KEY", default="") or LLM_API_KEY
+EVAL_REPORTS_DIR = Path(env.str("EVAL_REPORTS_DIR", default=str(BASE_DIR / "reports")))
+EVAL_RAGAS_PYTHON = Path(env.str("EVAL_RAGAS_PYTHON", default=str(VAR_DIR / "eval-venv" / "bin" / "python")))
+EVAL_DATA_DIR = Path(env.str("EVAL_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
 
 # --- Chat WebSocket (chat/consumers.py): the server pings every N s; no frame from the client within the timeout
 # after a ping drops the connection (close code 4408).
@@ -301,7 +318,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
 # --- Security (production) -----------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
-X_FRAME_OPTIONS = "SAMEORIGIN"
+X_FRAME_OPTIONS = "DENY"  # a view that must be framed opts in with @xframe_options_sameorigin
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -21,7 +22,20 @@ from audit.services import audit_log_write
 from docintel.admin_audit import AuditedAdminMixin
 from docintel.errors import DocIntelError, DuplicateDocument
 from documents.models import Chunk, Document
+from documents.services.ingest import document_access_sync
 from documents.services.lifecycle import document_delete, document_reingest, document_upload
+
+
+def _access_sync(request: HttpRequest, model_admin: admin.ModelAdmin[Document], document: Document) -> None:
+    """Push the new access groups to the document's vectors; a store outage is reported, not hidden."""
+    try:
+        document_access_sync(document=document)
+    except DocIntelError as exc:
+        model_admin.message_user(
+            request,
+            format_html("{} <code>{}</code>", _("The vector store could not be updated; save again later."), exc.code),
+            messages.ERROR,
+        )
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -132,6 +146,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
                     "attempts",
                     "parser",
                     "page_count",
+                    "ocr_confidence_display",
                     "ingest_info",
                     "processed_at",
                 )
@@ -150,6 +165,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
         "attempts",
         "parser",
         "page_count",
+        "ocr_confidence_display",
         "ingest_info",
         "processed_at",
         "original_filename",
@@ -212,6 +228,17 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             return format_html('<span class="di-muted">{}</span>', _("librarians only"))
         return format_html_join(", ", "{}", ((g.name,) for g in groups))
 
+    @admin.display(description=_("OCR confidence"))
+    def ocr_confidence_display(self, obj: Document) -> str:
+        scores = (obj.ingest_info or {}).get("ocr_confidence") or {}
+        if not scores:
+            return "—"
+        return format_html_join(
+            " ",
+            '<span class="di-ocr-confidence" data-page="{}">p. {}: {}%</span>',
+            ((page, page, round(float(score) * 100)) for page, score in scores.items()),
+        )
+
     @admin.display(description=_("error"))
     def error_display(self, obj: Document) -> str:
         if not obj.error_code:
@@ -240,6 +267,8 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
                 request=request,
                 details={"before": before, "after": after},
             )
+            document = form.instance
+            transaction.on_commit(lambda: _access_sync(request, self, document))
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj, actor=request.user, request=request)

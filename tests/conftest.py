@@ -110,3 +110,15 @@ def embedding_url(server_logs):
     proc = localservers.embedding_server(port=port, log_dir=server_logs).start()
     yield f"http://127.0.0.1:{port}/v1"
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def qdrant_url(server_logs, tmp_path_factory):
+    """``manage.py vectorstore`` over a fresh local store: Qdrant's REST API at this URL."""
+    from docintel import localservers
+
+    port = localservers.free_port()
+    proc = localservers.vectorstore_server(port=port, path=tmp_path_factory.mktemp("qdrant"), log_dir=server_logs)
+    proc.start()
+    yield f"http://127.0.0.1:{port}"
+    proc.stop()

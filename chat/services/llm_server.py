@@ -29,7 +29,7 @@ def default_model_path() -> Path:
 
 def serve(*, host: str, port: int, threads: int, model: Path, alias: str, ctx: int, parallel: int) -> None:
     """Start the llama.cpp server and block until SIGTERM/SIGINT."""
-    import xllamacpp  # noqa: PLC0415 - heavy native module, loaded only in the server process
+    import xllamacpp  # heavy native module, loaded only in the server process
 
     params = xllamacpp.CommonParams()
     params.model.path = str(model)
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--alias", default="smollm2-135m-instruct")
-    parser.add_argument("--ctx", type=int, default=8192, help="total context, shared by the parallel slots")
+    parser.add_argument("--ctx", type=int, default=16384, help="total context, shared by the parallel slots")
     parser.add_argument("--parallel", type=int, default=4)
     args = parser.parse_args(argv)
     serve(

@@ -13,6 +13,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from audit.services import audit_log_write
 from docintel.errors import DocumentBusy, DuplicateDocument
@@ -35,6 +36,20 @@ def _clean_filename(name: str) -> str:
     """The client's file name reduced to its last component, for display only."""
     base = PurePath(name.replace("\\", "/")).name.strip().replace("\x00", "")
     return base[:255] or "unnamed"
+
+
+def _enqueue_on_commit(task_name: str, document_id: int) -> None:
+    """Enqueue an ingestion task once the surrounding transaction has committed (never inside it)."""
+
+    def send() -> None:
+        from documents import tasks  # noqa: PLC0415 - the task module imports the services
+
+        try:
+            getattr(tasks, task_name).delay(document_id)
+        except OperationalError as exc:  # broker down: the row stays queued; re-ingest or import retries it
+            log.error("task_enqueue_failed", task=task_name, document_id=document_id, error=str(exc))
+
+    transaction.on_commit(send)
 
 
 def document_upload(
@@ -110,6 +125,7 @@ def document_upload(
                     "access_groups": [g.name for g in groups],
                 },
             )
+            _enqueue_on_commit("ingest_document", document.pk)
     except IntegrityError as exc:
         document.file.delete(save=False)
         raise DuplicateDocument("This file was uploaded at the same moment by someone else.") from exc
@@ -144,6 +160,7 @@ def document_reingest(*, document: Document, actor: Any, request: HttpRequest | 
             raise DocumentBusy("The document is being deleted.")
         document.refresh_from_db()
         audit_log_write(action="document_reingest_requested", actor=actor, target=document, request=request)
+        _enqueue_on_commit("ingest_document", document.pk)
     log.info("document_reingest_requested", document_id=document.pk)
     return document
 
@@ -163,4 +180,5 @@ def document_delete(*, document: Document, actor: Any, request: HttpRequest | No
             request=request,
             details={"sha256": document.sha256, "filename": document.original_filename},
         )
+        _enqueue_on_commit("delete_document_cascade", document.pk)
     log.info("document_delete_requested", document_id=document.pk)

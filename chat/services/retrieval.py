@@ -1,0 +1,208 @@
+"""Permission-aware hybrid retrieval: the passages of the documents a user may read that best match a question."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from chat.components.scope import AccessScope
+from documents.models import Chunk, Document
+
+
+@dataclass
+class RetrievedPassage:
+    """A chunk the reader may see, with its scores."""
+
+    chunk_id: int
+    document_id: int
+    document_title: str
+    text: str
+    page: int | None
+    page_end: int | None
+    heading: str
+    location: str
+    score: float
+    dense_score: float | None
+    keyword_score: float | None
+    flagged: bool
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk_id,
+            "document_id": self.document_id,
+            "score": round(self.score, 6),
+            "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
+            "keyword_score": None if self.keyword_score is None else round(self.keyword_score, 6),
+        }
+
+
+@dataclass
+class RetrievalResult:
+    passages: list[RetrievedPassage]
+    dense_chunk_ids: list[int] = field(default_factory=list)
+    keyword_chunk_ids: list[int] = field(default_factory=list)
+    dense_ranked: list[tuple[int, float]] = field(default_factory=list)  # all candidates, with scores
+    keyword_ranked: list[tuple[int, float]] = field(default_factory=list)
+    embed_ms: float = 0.0
+    retrieve_ms: float = 0.0
+
+    def relevant(self, *, min_dense_score: float | None = None) -> bool:
+        """Whether the best passage is close enough to the question to answer from.
+
+        Otherwise the answer is "the documents do not say". Keyword-only results count as relevant when the keyword
+        search found something.
+        """
+        threshold = settings.DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE if min_dense_score is None else min_dense_score
+        if not self.passages:
+            return False
+        dense = [p.dense_score for p in self.passages if p.dense_score is not None]
+        if not dense:
+            return any(p.keyword_score for p in self.passages)
+        return max(dense) >= threshold
+
+
+def db_call[R](fn: Callable[..., R]) -> Callable[..., Awaitable[R]]:
+    """Run ``fn`` in Django's sync thread and give its connection back afterwards (outside a transaction).
+
+    So an answer never holds a database connection while it waits on a model.
+    """
+
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
+
+    return sync_to_async(wrapper, thread_sensitive=True)
+
+
+def access_scope_for(user: Any) -> AccessScope:
+    """Librarians (and superusers) see everything; a reader the documents shared with their groups; others nothing."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return AccessScope(unrestricted=False, group_ids=())
+    if user.is_librarian:
+        return AccessScope(unrestricted=True, group_ids=())
+    return AccessScope(unrestricted=False, group_ids=tuple(sorted(user.group_ids)))
+
+
+def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -> list[RetrievedPassage]:
+    """Load the chunks behind the vector hits, again through ``Document.objects.visible_to``.
+
+    Defence in depth: a point whose document was deleted or un-shared since indexing is dropped.
+    """
+    vector_ids = [pid for pid, _, _ in ids_in_order]
+    visible = Document.objects.visible_to(user)
+    chunks = {
+        str(c.vector_id): c
+        for c in Chunk.objects.filter(vector_id__in=vector_ids, document__in=visible).select_related("document")
+    }
+    out: list[RetrievedPassage] = []
+    for pid, meta, score in ids_in_order:
+        chunk = chunks.get(pid)
+        if chunk is None:
+            continue
+        out.append(
+            RetrievedPassage(
+                chunk_id=chunk.pk,
+                document_id=chunk.document_id,
+                document_title=chunk.document.title,
+                text=chunk.text,
+                page=chunk.page_start,
+                page_end=chunk.page_end,
+                heading=chunk.heading,
+                location=chunk.location,
+                score=score,
+                dense_score=meta.get("dense_score"),
+                keyword_score=meta.get("keyword_score"),
+                flagged=chunk.injection_flag,
+            )
+        )
+    return out
+
+
+_pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def _retrieval_pipeline() -> Any:
+    """One warmed retrieval pipeline per event loop (its HTTP clients belong to the loop)."""
+    loop = asyncio.get_running_loop()
+    pipeline = _pipelines.get(loop)
+    if pipeline is None:
+        from chat.pipelines.answering import retrieval_pipeline
+
+        pipeline = retrieval_pipeline()
+        pipeline.warm_up()
+        _pipelines[loop] = pipeline
+    return pipeline
+
+
+async def passages_retrieve(
+    *, user: Any, text: str, top_k: int | None = None, mode: str | None = None, hydrate: bool = True
+) -> RetrievalResult:
+    """Find the passages of documents ``user`` may read that best answer ``text``.
+
+    Args:
+        user: the reader; their access groups filter the search inside Qdrant.
+        text: the (standalone) question.
+        top_k: passages to return (default ``DOCINTEL_RETRIEVAL_TOP_K``).
+        mode: ``hybrid`` (default), ``dense`` or ``keyword``.
+        hydrate: load the chunks from the database (False: ids and scores only, for evaluation).
+
+    Returns:
+        The fused passages, best first, with the per-mode rankings and timings.
+
+    Raises:
+        EmbeddingUnavailable, VectorStoreUnavailable: a dependency failed (transient).
+    """
+    from haystack.core.errors import PipelineRuntimeError
+
+    from docintel.errors import DocIntelError
+
+    scope = await db_call(access_scope_for)(user)
+    k = top_k or settings.DOCINTEL_RETRIEVAL_TOP_K
+    if scope.is_empty:
+        return RetrievalResult(passages=[])
+    started = time.perf_counter()
+    try:
+        result = await _retrieval_pipeline().run_async(
+            {
+                "encoder": {"text": text},
+                "retriever": {"scope": scope, "top_k": k, "mode": mode or settings.DOCINTEL_RETRIEVAL_MODE},
+            },
+            include_outputs_from={"encoder"},
+        )
+    except PipelineRuntimeError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, DocIntelError):
+            raise cause from exc
+        raise
+    embed_ms = float(result["encoder"]["timing_ms"])
+    retriever = result["retriever"]
+    hits = [(d.id, d.meta, float(d.score or 0.0)) for d in retriever["documents"]]
+    result_obj = RetrievalResult(passages=[], embed_ms=embed_ms)
+    if hydrate:
+        result_obj.passages = await db_call(_hydrate)(user, hits)
+    else:
+        result_obj.passages = [
+            RetrievedPassage(
+                chunk_id=int(meta.get("chunk_id", 0)), document_id=int(meta.get("document_id", 0)), document_title="",
+                text="", page=meta.get("page"), page_end=None, heading="", location="", score=score,
+                dense_score=meta.get("dense_score"), keyword_score=meta.get("keyword_score"), flagged=False,
+            )
+            for _, meta, score in hits
+        ]  # fmt: skip
+    result_obj.dense_ranked = [(int(d.meta.get("chunk_id", 0)), float(d.score or 0.0)) for d in retriever["dense"]]
+    result_obj.keyword_ranked = [(int(d.meta.get("chunk_id", 0)), float(d.score or 0.0)) for d in retriever["keyword"]]
+    result_obj.dense_chunk_ids = [cid for cid, _ in result_obj.dense_ranked[:k]]
+    result_obj.keyword_chunk_ids = [cid for cid, _ in result_obj.keyword_ranked[:k]]
+    result_obj.retrieve_ms = (time.perf_counter() - started) * 1000 - embed_ms
+    return result_obj

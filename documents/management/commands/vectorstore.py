@@ -1,0 +1,30 @@
+"""``manage.py vectorstore``: serve the local Qdrant store over Qdrant's REST API (embedded mode)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+class Command(BaseCommand):
+    help = "Serve the local vector store (QdrantClient(path=...)) on a Qdrant-compatible REST endpoint."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=6333)
+        parser.add_argument("--path", default=str(settings.QDRANT_PATH))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from documents.services.vectorstore_server import vectorstore_serve  # noqa: PLC0415 - heavy
+
+        signal.signal(signal.SIGTERM, _stop)
+        vectorstore_serve(host=options["host"], port=options["port"], path=Path(options["path"]))

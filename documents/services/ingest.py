@@ -1,0 +1,355 @@
+"""The ingestion pipeline's work: parse → (OCR) → chunk → embed → index, delete, access sync.
+
+Each step claims its work with a conditional UPDATE (status, stage and an attempt counter), so a redelivered or
+re-run task either resumes the same step or stops; chunks and points have deterministic ids, so a re-run replaces,
+never appends. Progress is stored on the row and published to the admin's live list.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from docintel.errors import DocumentRejected, VectorStoreUnavailable
+from documents.events import publish_progress
+from documents.models import Chunk, Document
+from documents.services.chunking import ChunkDraft, chunks_build, detect_language
+from documents.services.validation import IMAGE_TYPES, OOXML_TYPES, PDF, file_sniff, ooxml_check_sizes
+
+log = structlog.get_logger(__name__)
+
+Stage = Document.Stage
+Status = Document.Status
+
+
+class NextStep(enum.StrEnum):
+    """What the task enqueues after a step."""
+
+    OCR = "ocr"
+    EMBED = "embed"
+    NONE = "none"
+
+
+# --- state ------------------------------------------------------------------------------------------------------
+def _publish(document_id: int) -> None:
+    row = Document.objects.filter(pk=document_id).values("status", "stage", "progress", "error_code").first()
+    if row is None:
+        return
+    publish_progress(
+        {
+            "id": document_id,
+            "status": row["status"],
+            "stage": row["stage"],
+            "stage_display": str(Stage(row["stage"]).label),
+            "progress": int(row["progress"]),
+            "error_code": row["error_code"],
+        }
+    )
+
+
+def _advance(document_id: int, *, stage: str, progress: int, **fields: Any) -> None:
+    """Record progress of a claimed document (only while it is still processing and not being deleted)."""
+    Document.objects.filter(pk=document_id, status=Status.PROCESSING, deleted_at__isnull=True).update(
+        stage=stage, progress=progress, updated_at=timezone.now(), **fields
+    )
+    _publish(document_id)
+
+
+def document_claim(*, document_id: int, stages: tuple[str, ...], stage: str, progress: int) -> Document | None:
+    """Claim a step: move the document to ``processing``/``stage`` if it waits for one of ``stages``.
+
+    A document already processing in one of ``stages`` (a redelivered task after a crash) is claimed again, which
+    counts an attempt; past ``DOCINTEL_MAX_ATTEMPTS`` it is failed (a poison document is not retried forever).
+
+    Returns:
+        The claimed document, or ``None`` when there is nothing to do.
+    """
+    base = Document.objects.filter(pk=document_id, deleted_at__isnull=True, stage__in=stages)
+    claimable = base.filter(status__in=[Status.QUEUED, Status.PROCESSING])
+    updated = claimable.filter(attempts__lt=settings.DOCINTEL_MAX_ATTEMPTS).update(
+        status=Status.PROCESSING, stage=stage, progress=progress, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    if not updated:
+        poisoned = claimable.filter(attempts__gte=settings.DOCINTEL_MAX_ATTEMPTS).first()
+        if poisoned is not None:
+            document_fail(
+                document_id=document_id,
+                code="too_many_attempts",
+                message=f"Ingestion was attempted {poisoned.attempts} times without finishing; not retried again.",
+            )
+        log.info("document_claim_skipped", document_id=document_id, stages=list(stages))
+        return None
+    _publish(document_id)
+    return Document.objects.get(pk=document_id)
+
+
+def document_fail(*, document_id: int, code: str, message: str) -> None:
+    """Mark a document failed with an error code (terminal) and publish it."""
+    document = Document.objects.filter(pk=document_id, deleted_at__isnull=True).first()
+    if document is None:
+        return
+    document.mark_failed(code=code, message=message)
+    log.warning("document_failed", document_id=document_id, error_code=code)
+    _publish(document_id)
+
+
+def _stage_done(document_id: int, *, stage: str, progress: int, **fields: Any) -> None:
+    """Hand over to the next step: its attempts start from zero."""
+    _advance(document_id, stage=stage, progress=progress, attempts=0, **fields)
+
+
+def _file_path(document: Document) -> Path:
+    path = Path(document.file.path).resolve()
+    media = Path(settings.MEDIA_ROOT).resolve()
+    if media not in path.parents:
+        raise DocumentRejected("The stored file is outside the media directory.", code="invalid_path")
+    if not path.is_file():
+        raise DocumentRejected("The stored file is missing.", code="file_missing")
+    return path
+
+
+def _check_file(document: Document, path: Path) -> Any:
+    """Re-check what the upload checked (the file may have been replaced on disk) and inspect it."""
+    from documents.services.parsing import Inspection, image_inspect, pdf_inspect  # noqa: PLC0415
+
+    size = path.stat().st_size
+    if size > settings.DOCINTEL_MAX_UPLOAD_BYTES:
+        raise DocumentRejected("The file is larger than the upload limit.", code="file_too_large")
+    with path.open("rb") as handle:
+        sniffed = file_sniff(fileobj=handle, filename=document.original_filename)
+        if sniffed.mime_type != document.mime_type:
+            raise DocumentRejected(
+                f"The file's content ({sniffed.mime_type}) does not match its recorded type.", code="type_mismatch"
+            )
+        if sniffed.mime_type in OOXML_TYPES:
+            ooxml_check_sizes(fileobj=handle)
+    if document.mime_type == PDF:
+        return pdf_inspect(path)
+    if document.mime_type in IMAGE_TYPES:
+        return image_inspect(path)
+    return Inspection(page_count=None)
+
+
+def _chunks_replace(document: Document, drafts: list[ChunkDraft]) -> int:
+    """Replace the document's chunks (delete + insert in one transaction; ordinals give stable vector ids).
+
+    Each chunk is scanned for injected instructions (``Chunk.injection_flag``) so the librarian sees it and the
+    answering prompt labels it.
+    """
+    from chat.services.guards import text_injection_suspected  # noqa: PLC0415 - loads the guard rules lazily
+
+    rows = [
+        Chunk(
+            document=document,
+            ordinal=ordinal,
+            text=draft.text,
+            kind=draft.kind,
+            page_start=draft.page_start,
+            page_end=draft.page_end,
+            heading_path=draft.heading_path,
+            bbox=draft.bbox,
+            token_count=draft.token_count,
+            vector_id=Chunk.make_vector_id(document.pk, ordinal),
+            language=draft.language or document.language,
+            injection_flag=text_injection_suspected(draft.text),
+            meta=draft.meta,
+        )
+        for ordinal, draft in enumerate(drafts)
+    ]
+    with transaction.atomic():
+        Document.objects.select_for_update().filter(pk=document.pk).first()
+        Chunk.objects.filter(document=document).delete()
+        Chunk.objects.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+def _language_of(drafts: list[ChunkDraft]) -> str:
+    return detect_language(" ".join(d.text for d in drafts[:50]))
+
+
+def _save_conversion(document: Document, conversion: Any, *, ocr_pages: list[int] | None = None) -> None:
+    _advance(document.pk, stage=Stage.CHUNKING, progress=45)
+    drafts = chunks_build(conversion.document)
+    if not drafts:
+        raise DocumentRejected(
+            "No text was found in the document (an empty file, or a scan OCR could not read).", code="empty_document"
+        )
+    count = _chunks_replace(document, drafts)
+    info = dict(document.ingest_info or {})
+    info.update(
+        {
+            "parser": conversion.parser,
+            "conversion_seconds": round(conversion.seconds, 3),
+            "chunks": count,
+            "tokens": sum(d.token_count for d in drafts),
+        }
+    )
+    if ocr_pages is not None:
+        info["ocr_pages"] = ocr_pages
+        info["ocr_confidence"] = {str(k): v for k, v in sorted(conversion.ocr_confidence.items())}
+    _stage_done(
+        document.pk,
+        stage=Stage.EMBEDDING,
+        progress=55,
+        parser=conversion.parser,
+        page_count=conversion.page_count or document.page_count,
+        language=document.language or _language_of(drafts),
+        ingest_info=info,
+    )
+
+
+# --- steps ------------------------------------------------------------------------------------------------------
+def document_ingest(*, document_id: int) -> NextStep:
+    """Step 1: check and parse the file; chunk it, or hand it to OCR when pages have no text layer.
+
+    Raises:
+        DocumentRejected: the file cannot be ingested (terminal; the task marks the document failed).
+    """
+    from documents.services.parsing import document_convert  # noqa: PLC0415 - Docling, worker only
+
+    document = document_claim(
+        document_id=document_id, stages=(Stage.UPLOADED, Stage.PARSING), stage=Stage.PARSING, progress=5
+    )
+    if document is None:
+        return NextStep.NONE
+    path = _file_path(document)
+    inspection = _check_file(document, path)
+    _advance(document_id, stage=Stage.PARSING, progress=15, page_count=inspection.page_count)
+    if inspection.needs_ocr:
+        info = dict(document.ingest_info or {})
+        info["pages_without_text"] = inspection.pages_without_text
+        _stage_done(document_id, stage=Stage.OCR, progress=20, ingest_info=info)
+        return NextStep.OCR
+    conversion = document_convert(path=path, mime_type=document.mime_type)
+    document.refresh_from_db()
+    _save_conversion(document, conversion)
+    return NextStep.EMBED
+
+
+def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
+    """Step 2 (scans and images): convert with OCR, keep per-page confidence, chunk.
+
+    Raises:
+        OcrEngineUnavailable: the engine or its models are missing here (checked before any work).
+        DocumentRejected: the file cannot be read.
+    """
+    from documents.services.ocr import ocr_engine_check  # noqa: PLC0415
+    from documents.services.parsing import document_convert  # noqa: PLC0415
+
+    document = document_claim(document_id=document_id, stages=(Stage.OCR,), stage=Stage.OCR, progress=25)
+    if document is None:
+        return NextStep.NONE
+    ocr_engine_check(engine)
+    path = _file_path(document)
+    conversion = document_convert(path=path, mime_type=document.mime_type, ocr=True, engine=engine)
+    document.refresh_from_db()
+    pages = list((document.ingest_info or {}).get("pages_without_text") or [])
+    info = dict(document.ingest_info or {})
+    info["ocr_engine"] = engine
+    document.ingest_info = info
+    _save_conversion(document, conversion, ocr_pages=pages)
+    return NextStep.EMBED
+
+
+def document_embed(*, document_id: int) -> NextStep:
+    """Step 3: embed the chunks (batched), upsert dense + sparse vectors with the permission payload, complete.
+
+    Raises:
+        EmbeddingUnavailable, VectorStoreUnavailable: transient; the task retries.
+    """
+    from documents.services.embeddings import embed_passages  # noqa: PLC0415
+    from documents.services.textnorm import sparse_encode  # noqa: PLC0415
+    from documents.services.vectorstore import PointData, points_replace  # noqa: PLC0415
+
+    document = document_claim(
+        document_id=document_id, stages=(Stage.EMBEDDING, Stage.INDEXING), stage=Stage.EMBEDDING, progress=60
+    )
+    if document is None:
+        return NextStep.NONE
+    chunks = list(Chunk.objects.filter(document=document).order_by("ordinal"))
+    if not chunks:
+        raise DocumentRejected("The document has no chunks to index.", code="empty_document")
+    batch = settings.EMBEDDING_BATCH_SIZE
+    vectors: list[list[float]] = []
+    for start in range(0, len(chunks), batch):
+        part = chunks[start : start + batch]
+        vectors.extend(embed_passages([_embedding_text(c) for c in part]))
+        _advance(document_id, stage=Stage.EMBEDDING, progress=60 + int(30 * (start + len(part)) / len(chunks)))
+    _advance(document_id, stage=Stage.INDEXING, progress=92)
+    groups = sorted(document.access_groups.values_list("id", flat=True))
+    points = []
+    for chunk, dense in zip(chunks, vectors, strict=True):
+        indices, values = sparse_encode(_embedding_text(chunk))
+        points.append(
+            PointData(
+                id=str(chunk.vector_id),
+                dense=dense,
+                sparse_indices=indices,
+                sparse_values=values,
+                payload={
+                    "document_id": document.pk,
+                    "chunk_id": chunk.pk,
+                    "access_group_ids": groups,
+                    "language": chunk.language or document.language,
+                    "page": chunk.page_start,
+                    "ordinal": chunk.ordinal,
+                    "mime_type": document.mime_type,
+                },
+            )
+        )
+    stored = points_replace(document_id=document.pk, points=points)
+    if stored != len(chunks):
+        raise VectorStoreUnavailable(f"The vector store holds {stored} points for {len(chunks)} chunks.")
+    updated = Document.objects.filter(pk=document_id, status=Status.PROCESSING, deleted_at__isnull=True).update(
+        status=Status.COMPLETED, stage=Stage.DONE, progress=100, processed_at=timezone.now(), updated_at=timezone.now()
+    )
+    _publish(document_id)
+    log.info("document_ingested", document_id=document_id, chunks=len(chunks), completed=bool(updated))
+    return NextStep.NONE
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    heading = chunk.heading
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
+
+
+def document_delete_cascade(*, document_id: int) -> bool:
+    """Remove a document marked for deletion: vectors first (no orphan point may remain), then chunks, file, row.
+
+    Returns:
+        ``True`` when the document was removed, ``False`` when there was nothing to do.
+
+    Raises:
+        VectorStoreUnavailable: the points could not all be removed (transient; retried, nothing else deleted).
+    """
+    from documents.services.vectorstore import points_delete_document  # noqa: PLC0415
+
+    document = Document.objects.filter(pk=document_id, deleted_at__isnull=False).first()
+    if document is None:
+        return False
+    left = points_delete_document(document_id=document_id)
+    if left:
+        raise VectorStoreUnavailable(f"{left} points of document {document_id} are still in the vector store.")
+    with transaction.atomic():
+        Chunk.objects.filter(document_id=document_id).delete()
+        name = document.file.name
+        Document.objects.filter(pk=document_id).delete()
+        transaction.on_commit(lambda: document.file.storage.delete(name) if name else None)
+    log.info("document_deleted", document_id=document_id)
+    return True
+
+
+def document_access_sync(*, document: Document) -> None:
+    """Rewrite the access groups on the document's points after they changed (retrieval filters inside Qdrant)."""
+    from documents.services.vectorstore import points_set_access  # noqa: PLC0415
+
+    groups = sorted(document.access_groups.values_list("id", flat=True))
+    points_set_access(document_id=document.pk, access_group_ids=groups)
+    log.info("document_access_synced", document_id=document.pk, groups=groups)

@@ -1,0 +1,209 @@
+"""The Qdrant collection of chunk vectors: naming, creation, upsert, delete, payload sync, permission filter.
+
+Always a remote client (``QdrantClient(url=QDRANT_URL)``): in the embedded mode the URL points at
+``manage.py vectorstore``, which serves the same REST API over a local store.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from django.conf import settings
+
+from docintel.errors import VectorStoreUnavailable
+from documents.services.embeddings import embed_query, embedding_model_slug
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+
+log = structlog.get_logger(__name__)
+
+DENSE = "dense"
+SPARSE = "sparse"
+KNOWN_DIMENSIONS = {"e5": 384, "multilingual_e5_small": 384, "qwen3_embedding_0_6b": 1024}
+INDEXED_FIELDS = {"document_id": "integer", "access_group_ids": "integer", "language": "keyword"}
+
+
+@dataclass(frozen=True)
+class PointData:
+    """One chunk as a Qdrant point."""
+
+    id: str
+    dense: list[float]
+    sparse_indices: list[int]
+    sparse_values: list[float]
+    payload: dict[str, Any]
+
+
+@functools.cache
+def embedding_dimension() -> int:
+    """The dense vector size of ``EMBEDDING_MODEL`` (known models, else measured once per process)."""
+    slug = embedding_model_slug()
+    if slug in KNOWN_DIMENSIONS:
+        return KNOWN_DIMENSIONS[slug]
+    return len(embed_query("dimension probe"))
+
+
+def collection_name(dim: int | None = None) -> str:
+    """``{QDRANT_COLLECTION_PREFIX}_{model slug}_{dim}``: a new model or size gets a new collection."""
+    return f"{settings.QDRANT_COLLECTION_PREFIX}_{embedding_model_slug()}_{dim or embedding_dimension()}"
+
+
+def qdrant_client() -> QdrantClient:
+    """A client for ``QDRANT_URL`` (never local mode: one process owns the local store)."""
+    from qdrant_client import QdrantClient  # noqa: PLC0415 - heavy, worker only
+
+    return QdrantClient(
+        url=settings.QDRANT_URL,
+        api_key=settings.QDRANT_API_KEY,
+        timeout=int(settings.QDRANT_TIMEOUT),
+        check_compatibility=False,
+    )
+
+
+@contextmanager
+def _unavailable_as_transient() -> Iterator[None]:
+    import httpx  # noqa: PLC0415
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse  # noqa: PLC0415
+
+    try:
+        yield
+    except ResponseHandlingException as exc:
+        raise VectorStoreUnavailable(f"The vector store is unreachable: {exc}") from exc
+    except UnexpectedResponse as exc:
+        if exc.status_code is not None and (exc.status_code >= 500 or exc.status_code == 429):
+            raise VectorStoreUnavailable(f"The vector store answered {exc.status_code}.") from exc
+        raise
+    except (httpx.HTTPError, ConnectionError, TimeoutError) as exc:
+        raise VectorStoreUnavailable(f"The vector store is unreachable: {type(exc).__name__}") from exc
+
+
+def collection_ensure(*, client: QdrantClient, dim: int | None = None) -> str:
+    """Create the collection (dense cosine + sparse with IDF) and its payload indexes when missing."""
+    from qdrant_client import models  # noqa: PLC0415
+
+    name = collection_name(dim)
+    with _unavailable_as_transient():
+        if client.collection_exists(name):
+            return name
+        client.create_collection(
+            collection_name=name,
+            vectors_config={
+                DENSE: models.VectorParams(size=dim or embedding_dimension(), distance=models.Distance.COSINE)
+            },
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        for field, schema in INDEXED_FIELDS.items():
+            client.create_payload_index(name, field_name=field, field_schema=models.PayloadSchemaType(schema))
+    log.info("vector_collection_created", collection=name)
+    return name
+
+
+def _document_filter(document_id: int) -> Any:
+    from qdrant_client import models  # noqa: PLC0415
+
+    return models.Filter(must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))])
+
+
+def points_replace(*, document_id: int, points: Sequence[PointData], batch_size: int = 128) -> int:
+    """Upsert a document's points (deterministic ids) and delete any of its points not in ``points``.
+
+    A re-run upserts the same ids; chunks that no longer exist (a shorter re-ingest) lose their points.
+
+    Returns:
+        The number of points the document has afterwards.
+    """
+    from qdrant_client import models  # noqa: PLC0415
+
+    client = qdrant_client()
+    dim = len(points[0].dense) if points else None
+    name = collection_ensure(client=client, dim=dim)
+    keep: list[int | str | uuid.UUID] = [p.id for p in points]
+    with _unavailable_as_transient():
+        for start in range(0, len(points), batch_size):
+            batch = points[start : start + batch_size]
+            client.upsert(
+                collection_name=name,
+                points=[
+                    models.PointStruct(
+                        id=p.id,
+                        vector={
+                            DENSE: p.dense,
+                            SPARSE: models.SparseVector(indices=p.sparse_indices, values=p.sparse_values),
+                        },
+                        payload=p.payload,
+                    )
+                    for p in batch
+                ],
+                wait=True,
+            )
+        stale = models.Filter(
+            must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))],
+            must_not=[models.HasIdCondition(has_id=keep)] if keep else [],
+        )
+        client.delete(collection_name=name, points_selector=models.FilterSelector(filter=stale), wait=True)
+        return int(client.count(name, count_filter=_document_filter(document_id), exact=True).count)
+
+
+def points_delete_document(*, document_id: int) -> int:
+    """Delete every point of a document; returns how many remain (0 unless the store misbehaves)."""
+    from qdrant_client import models  # noqa: PLC0415
+
+    client = qdrant_client()
+    name = collection_name()
+    with _unavailable_as_transient():
+        if not client.collection_exists(name):
+            return 0
+        client.delete(
+            collection_name=name, points_selector=models.FilterSelector(filter=_document_filter(document_id)), wait=True
+        )
+        return int(client.count(name, count_filter=_document_filter(document_id), exact=True).count)
+
+
+def points_count_document(*, document_id: int) -> int:
+    """How many points a document has in the current collection."""
+    client = qdrant_client()
+    name = collection_name()
+    with _unavailable_as_transient():
+        if not client.collection_exists(name):
+            return 0
+        return int(client.count(name, count_filter=_document_filter(document_id), exact=True).count)
+
+
+def points_set_access(*, document_id: int, access_group_ids: list[int]) -> None:
+    """Rewrite ``access_group_ids`` on every point of a document (the groups changed)."""
+    from qdrant_client import models  # noqa: PLC0415
+
+    client = qdrant_client()
+    name = collection_name()
+    with _unavailable_as_transient():
+        if not client.collection_exists(name):
+            return
+        client.set_payload(
+            collection_name=name,
+            payload={"access_group_ids": access_group_ids},
+            points=models.FilterSelector(filter=_document_filter(document_id)),
+            wait=True,
+        )
+
+
+def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
+    """The Qdrant filter for a reader's groups; ``None`` means a librarian (no filter).
+
+    An empty list gives a filter nothing matches: never a query without a filter for a reader.
+    """
+    from qdrant_client import models  # noqa: PLC0415
+
+    if group_ids is None:
+        return None
+    if not group_ids:
+        return models.Filter(must=[models.HasIdCondition(has_id=[])])
+    return models.Filter(
+        must=[models.FieldCondition(key="access_group_ids", match=models.MatchAny(any=list(group_ids)))]
+    )
