@@ -1,19 +1,140 @@
-"""Server-rendered chat pages for readers."""
+"""Server-rendered reader pages: chat sessions, feedback, and the source view behind a citation chip."""
 
 from __future__ import annotations
 
-from typing import cast
+import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
-from chat.models import ChatSession
-from docintel.models import User
+from chat.forms import FeedbackForm
+from chat.services.sessions import (
+    feedback_for_responses,
+    feedback_submit,
+    page_image_render,
+    session_create,
+    session_for_user,
+    session_history,
+    sessions_for_list,
+    source_view_build,
+)
+from docintel.errors import InvalidInput, NotFound, SessionNotFound
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The reader's chat home: their sessions, newest first."""
-    sessions = ChatSession.objects.filter(user=cast(User, request.user)).order_by("-updated_at")[:50]
-    return render(request, "chat/home.html", {"sessions": sessions})
+    """The reader's chat home: their sessions, newest first, and a button for a new one."""
+    return render(request, "chat/home.html", {"sessions": sessions_for_list(user=request.user)})
+
+
+@login_required
+@require_POST
+def session_new(request: HttpRequest) -> HttpResponse:
+    session = session_create(user=request.user)  # type: ignore[arg-type]  # login_required: an authenticated User
+    return HttpResponseRedirect(reverse("chat:session", args=[session.pk]))
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    """One conversation; the page opens ``/ws/chat/{session_id}`` with the session cookie."""
+    try:
+        session = session_for_user(user=request.user, session_id=session_id)
+    except SessionNotFound as exc:
+        raise Http404 from exc
+    history = session_history(session=session)
+    ids = [item["response_id"] for item in history if item["response_id"] is not None]
+    feedback = feedback_for_responses(user=request.user, response_ids=ids)
+    exchanges = [{**item, "feedback": feedback.get(item["response_id"] or 0)} for item in history]
+    context = {
+        "session": session,
+        "sessions": sessions_for_list(user=request.user),
+        "exchanges": exchanges,
+        "strings": _page_strings(),
+    }
+    return render(request, "chat/session.html", context)
+
+
+def _page_strings() -> dict[str, str]:
+    """The texts chat.js shows, translated on the server (no JavaScript catalogue needed)."""
+    return {
+        "connecting": _("Connecting…"),
+        "reconnecting": _("Connection lost; reconnecting…"),
+        "signed_out": _("Your sign-in has expired. Sign in again to continue."),
+        "forbidden": _("This conversation is not yours."),
+        "busy": _("Wait for the answer or stop it first."),
+        "stopped": _("Stopped."),
+        "failed": _("The answer could not be completed."),
+        "blocked": _("This answer was blocked by the content safety rules."),
+        "pending": _("The answer is still being written."),
+        "image_blocked": _("image not loaded"),
+        "link_blocked": _("external link"),
+        "thanks": _("Thank you for the feedback."),
+        "feedback_failed": _("The feedback could not be saved."),
+    }
+
+
+@login_required
+@require_POST
+def feedback(request: HttpRequest, response_id: int) -> HttpResponse:
+    """Thumbs up/down with an optional comment; JSON for the page script, a redirect back for a plain form post."""
+    form = FeedbackForm(request.POST)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if not form.is_valid():
+        if wants_json:
+            return JsonResponse(
+                {"code": "invalid_input", "message": "Invalid feedback.", "detail": form.errors}, status=400
+            )
+        raise Http404
+    try:
+        saved = feedback_submit(
+            user=request.user,  # type: ignore[arg-type]  # login_required: an authenticated User
+            response_id=response_id,
+            rating=form.cleaned_data["rating"],
+            comment=form.cleaned_data["comment"],
+        )
+    except NotFound as exc:
+        raise Http404 from exc
+    except InvalidInput as exc:
+        return JsonResponse(exc.as_dict(), status=exc.status)
+    if wants_json:
+        return JsonResponse({"rating": saved.rating, "comment": saved.comment})
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("chat:home")
+    return HttpResponseRedirect(back)
+
+
+@login_required
+@require_GET
+def document_source(request: HttpRequest, document_id: int) -> HttpResponse:
+    """The passages around a cited chunk (``?chunk=<id>``), the cited one highlighted; 404 for foreign documents."""
+    raw_chunk = request.GET.get("chunk", "")
+    if raw_chunk and not raw_chunk.isdigit():
+        raise Http404
+    try:
+        view = source_view_build(
+            user=request.user, document_id=document_id, chunk_id=int(raw_chunk) if raw_chunk else None
+        )
+    except NotFound as exc:
+        raise Http404 from exc
+    return render(request, "documents/source.html", {"view": view})
+
+
+@login_required
+@require_GET
+def document_page_image(request: HttpRequest, document_id: int, page: int) -> FileResponse:
+    """A PDF page as PNG (rendered once, cached), for the source view; permission-checked like the document."""
+    try:
+        path = page_image_render(user=request.user, document_id=document_id, page=page)
+    except NotFound as exc:
+        raise Http404 from exc
+    response = FileResponse(path.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - Django must be set
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from chat.routing import websocket_urlpatterns as chat_ws  # noqa: E402
 from docintel.ws_auth import JWTSubprotocolAuthMiddleware  # noqa: E402
 from documents.routing import websocket_urlpatterns as document_ws  # noqa: E402
 
@@ -18,7 +19,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(JWTSubprotocolAuthMiddleware(URLRouter([*document_ws])))
+            AuthMiddlewareStack(JWTSubprotocolAuthMiddleware(URLRouter([*document_ws, *chat_ws])))
         ),
     }
 )

