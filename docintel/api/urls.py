@@ -1,12 +1,19 @@
-"""``/api/v1/``: every app's API under one version prefix, plus health and the OpenAPI schema."""
+"""``/api/v1/``: every app's API under one version prefix, plus health, JWT and the OpenAPI schema."""
 
-from django.urls import path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from docintel.api.views import HealthView
+from docintel.api.views import HealthView, TokenObtainView, TokenRefreshView, TokenVerifyView, api_not_found
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
+    path("", include("documents.api.urls")),
+    path("", include("chat.api.urls")),
+    # last: an unknown API path (even one with a newline in it) answers the JSON error shape, not an HTML page
+    re_path(r"^[\s\S]*$", api_not_found),
 ]

@@ -1,0 +1,96 @@
+"""Serializer fields shared by the app APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import Direction
+from rest_framework import serializers
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+    TokenVerifySerializer,
+)
+
+NO_NUL = RegexValidator(r"^[^\x00]+$", "Null characters are not allowed.")
+"""What every text field refuses anyway (PostgreSQL cannot store NUL), as a pattern the schema shows.
+
+``+``, not ``*``: a blank-allowed field is documented as ``oneOf: [pattern, maxLength 0]``, which must not both match.
+"""
+
+# White space as str.strip() sees it, spelled out: ``\s`` differs between Python and the ECMA regex of JSON Schema.
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = RegexValidator(
+    rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$", "This field may not be blank or contain null characters."
+)
+"""Some character that is not white space, and no NUL."""
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: ``0`` or ``true`` are refused, not turned into ``"0"`` or ``"True"``.
+
+    Pass ``not_blank=True`` for a text that must hold more than white space; the schema states either rule as a
+    ``pattern``.
+    """
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def __init__(self, *, not_blank: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [NOT_BLANK if not_blank else NO_NUL])
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictTokenObtainSerializer(TokenObtainPairSerializer):
+    """simplejwt's sign-in, with credentials taken as given: strings, no NUL, white space not trimmed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = StrictCharField(write_only=True, trim_whitespace=False)
+        self.fields["password"] = StrictCharField(
+            write_only=True, trim_whitespace=False, style={"input_type": "password"}
+        )
+
+
+class StrictTokenRefreshSerializer(TokenRefreshSerializer):
+    refresh = StrictCharField(trim_whitespace=False)
+
+
+class StrictTokenVerifySerializer(TokenVerifySerializer):
+    token = StrictCharField(write_only=True, trim_whitespace=False)
+
+
+class RejectUnknownFieldsMixin:
+    # Refuse input fields the serializer does not declare (a typo such as ``sesion_id`` is an error, not ignored);
+    # the schema says so too: the request bodies of these serializers have ``additionalProperties: false``.
+    # (A comment, not a docstring: the schema would show it as the description of every such serializer.)
+
+    fields: Any
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]  # the serializer class this is mixed into
+
+
+class _RejectUnknownFieldsExtension(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]  # drf-spectacular registers extensions in an untyped __init_subclass__
+    target_class = RejectUnknownFieldsMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer(  # type: ignore[no-untyped-call]  # untyped in drf-spectacular
+            self.target, direction, bypass_extensions=True
+        )
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema

@@ -1,0 +1,34 @@
+"""Permissions and throttles shared by the app APIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+
+class IsLibrarianToWrite(BasePermission):
+    """Anyone authenticated may read; only librarians (and superusers) may write.
+
+    On detail routes the check runs on the object, after the lookup, so an id the user may not see answers 404
+    before any 403 could tell that it exists.
+    """
+
+    message = "Only librarians may change documents."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if request.method in SAFE_METHODS or getattr(view, "object_level_write", False):
+            return True
+        return bool(getattr(request.user, "is_librarian", False))
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
+        return request.method in SAFE_METHODS or bool(getattr(request.user, "is_librarian", False))
+
+
+class QuestionThrottle(UserRateThrottle):
+    """Per-user rate on the question endpoints: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["questions"]``."""
+
+    scope = "questions"

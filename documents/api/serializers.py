@@ -1,0 +1,109 @@
+"""Serializers of the documents API: parse input, render output; no work in ``create()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from docintel.api.fields import RejectUnknownFieldsMixin, StrictCharField
+from documents.models import Chunk, Document
+
+
+class AccessGroupSerializer(serializers.ModelSerializer[Group]):
+    class Meta:
+        model = Group
+        fields = ("id", "name")
+
+
+class DocumentErrorSerializer(serializers.Serializer[None]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    """A document with its ingestion state; readers see only the access groups they belong to."""
+
+    access_groups = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    chunk_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Document
+        fields = (
+            "id",
+            "title",
+            "original_filename",
+            "mime_type",
+            "size_bytes",
+            "sha256",
+            "language",
+            "page_count",
+            "status",
+            "stage",
+            "progress",
+            "error",
+            "chunk_count",
+            "access_groups",
+            "created_at",
+            "updated_at",
+            "processed_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(AccessGroupSerializer(many=True))
+    def get_access_groups(self, obj: Document) -> list[dict[str, Any]]:
+        user = self.context["request"].user
+        groups = obj.access_groups.all()  # prefetched by the view
+        return [{"id": g.pk, "name": g.name} for g in groups if user.is_librarian or g.pk in user.group_ids]
+
+    @extend_schema_field(DocumentErrorSerializer(allow_null=True))
+    def get_error(self, obj: Document) -> dict[str, str] | None:
+        if not obj.error_code:
+            return None
+        return {"code": obj.error_code, "message": obj.error_message}
+
+
+class DocumentFilterSerializer(serializers.Serializer[None]):
+    """Query parameters of the document list."""
+
+    status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
+    language = StrictCharField(required=False, max_length=16)
+    group = serializers.IntegerField(required=False, min_value=1, help_text="Id of an access group.")
+
+
+class DocumentUploadSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None]):
+    """A multipart upload; the file is validated by the same service as the admin upload."""
+
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    language = serializers.ChoiceField(choices=[("", "detect"), ("el", "Greek"), ("en", "English")], default="")
+    access_groups = serializers.PrimaryKeyRelatedField(
+        queryset=Group.objects.all(), many=True, required=False, help_text="Ids of the groups that may read it."
+    )
+
+
+class ChunkSerializer(serializers.ModelSerializer[Chunk]):
+    heading = serializers.CharField(read_only=True)
+    location = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Chunk
+        fields = (
+            "id",
+            "ordinal",
+            "kind",
+            "text",
+            "page_start",
+            "page_end",
+            "heading_path",
+            "heading",
+            "location",
+            "bbox",
+            "token_count",
+            "language",
+            "injection_flag",
+        )
+        read_only_fields = fields

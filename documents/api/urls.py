@@ -1,0 +1,12 @@
+"""``/api/v1/documents/``."""
+
+from django.urls import path
+
+from documents.api import views
+
+urlpatterns = [
+    path("documents/", views.DocumentListView.as_view(), name="documents"),
+    path("documents/<int:pk>/", views.DocumentDetailView.as_view(), name="document"),
+    path("documents/<int:pk>/chunks/", views.DocumentChunksView.as_view(), name="document-chunks"),
+    path("documents/<int:pk>/reingest/", views.DocumentReingestView.as_view(), name="document-reingest"),
+]

@@ -1,0 +1,148 @@
+"""Documents API: list, upload, detail, chunks, re-ingest, delete. Parse, authorize, call one service, render."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from docintel.api.pagination import StrictPageNumberPagination
+from docintel.api.permissions import IsLibrarianToWrite
+from docintel.api.schema import error_responses
+from docintel.errors import DocumentNotFound
+from documents.api.serializers import (
+    ChunkSerializer,
+    DocumentFilterSerializer,
+    DocumentSerializer,
+    DocumentUploadSerializer,
+)
+from documents.models import Chunk, Document
+from documents.services.lifecycle import document_delete, document_reingest, document_upload
+
+
+class _VisibleDocuments(generics.GenericAPIView[Document]):
+    """Documents the user may see; any other id answers ``document_not_found`` (404), never 403."""
+
+    permission_classes = (IsAuthenticated, IsLibrarianToWrite)
+    serializer_class = DocumentSerializer
+    pagination_class = StrictPageNumberPagination
+    object_level_write = True  # detail routes: look the document up first, then check the right to write
+
+    def get_queryset(self) -> QuerySet[Document]:
+        return (
+            Document.objects.visible_to(self.request.user)
+            .annotate(chunk_count=Count("chunks", distinct=True))
+            .prefetch_related("access_groups")
+            .order_by("-created_at", "-id")  # Meta.ordering, which an aggregate drops
+        )
+
+    def get_object(self) -> Document:
+        document = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        if document is None:
+            raise DocumentNotFound
+        self.check_object_permissions(self.request, document)
+        return document
+
+    def render_document(self, document: Document, *, status_code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().filter(pk=document.pk).first() or document
+        return Response(self.get_serializer(fresh).data, status=status_code)
+
+
+class DocumentListView(_VisibleDocuments):
+    parser_classes = (MultiPartParser,)
+    object_level_write = False  # upload: only librarians, checked before the body is read
+
+    @extend_schema(
+        operation_id="documents_list",
+        parameters=[DocumentFilterSerializer],
+        responses={200: DocumentSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        """Documents the user may read, newest first; filter by status, language and access group."""
+        # a plain dict, so an empty value is invalid (not "absent", as in HTML forms)
+        filters = DocumentFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        queryset = self.get_queryset()
+        if "status" in filters.validated_data:
+            queryset = queryset.filter(status=filters.validated_data["status"])
+        if "language" in filters.validated_data:
+            queryset = queryset.filter(language=filters.validated_data["language"])
+        if "group" in filters.validated_data:
+            queryset = queryset.filter(access_groups=filters.validated_data["group"])
+        page = self.paginate_queryset(queryset)
+        assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="documents_upload",
+        request={"multipart/form-data": DocumentUploadSerializer},
+        responses={201: DocumentSerializer, **error_responses(400, 403, 409, 413, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        """Upload a file (librarians): validated like the admin upload, then queued for ingestion."""
+        form = DocumentUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        document = document_upload(
+            fileobj=upload,
+            filename=upload.name or "unnamed",
+            size=upload.size or 0,
+            uploaded_by=request.user,
+            title=form.validated_data["title"],
+            language=form.validated_data["language"],
+            access_groups=form.validated_data.get("access_groups", []),
+            request=request._request,
+        )
+        return self.render_document(document, status_code=status.HTTP_201_CREATED)
+
+
+class DocumentDetailView(_VisibleDocuments):
+    @extend_schema(operation_id="documents_retrieve", responses={200: DocumentSerializer, **error_responses(404)})
+    def get(self, request: Request, pk: int) -> Response:
+        """A document with its ingestion status, stage, progress and error."""
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="documents_delete",
+        responses={204: OpenApiResponse(description="Deletion queued."), **error_responses(403, 404)},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        """Delete a document (librarians): hidden at once, its vectors, chunks and file removed in the background."""
+        document_delete(document=self.get_object(), actor=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentReingestView(_VisibleDocuments):
+    @extend_schema(
+        operation_id="documents_reingest",
+        request=None,
+        responses={202: DocumentSerializer, **error_responses(403, 404, 409)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Queue a document for ingestion again (librarians); its chunks are replaced, never appended."""
+        document = document_reingest(document=self.get_object(), actor=request.user, request=request._request)
+        return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
+
+
+class DocumentChunksView(generics.GenericAPIView[Chunk]):
+    serializer_class = ChunkSerializer
+    pagination_class = StrictPageNumberPagination
+
+    def get_queryset(self) -> QuerySet[Chunk]:
+        if not Document.objects.visible_to(self.request.user).filter(pk=self.kwargs["pk"]).exists():
+            raise DocumentNotFound
+        return Chunk.objects.filter(document_id=self.kwargs["pk"]).order_by("ordinal")
+
+    @extend_schema(
+        operation_id="documents_chunks",
+        responses={200: ChunkSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """The chunks of a document, in reading order."""
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
