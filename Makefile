@@ -15,6 +15,7 @@ help:
 	@echo "make test   - set up and run ruff, mypy and pytest with coverage on PostgreSQL + Redis"
 	@echo "make bench  - benchmarks (numbers and ratios)"
 	@echo "make eval   - full evaluation run (JSON + Markdown report)"
+	@echo "make fuzz   - schemathesis against the API served by Daphne (FUZZ_MAX_EXAMPLES, FUZZ_MAX_TIME, FUZZ_SEED)"
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
@@ -57,8 +58,21 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks
 
-eval: $(VENV)/.installed-dev
-	$(VENV)/bin/pytest tests/evaluation -m "eval or not eval" $(PYTEST_ARGS)
+# RAGAS lives in its own environment: its pins cannot coexist with the portal's openai (requirements/eval.txt).
+EVAL_VENV ?= var/eval-venv
+$(EVAL_VENV)/.installed: requirements/eval.txt | $(PY)
+	$(PY) -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install -q -r requirements/eval.txt
+	touch $@
+
+# Full evaluation: XQuAD answers + RAGAS + garak/spikee safety; writes reports/evaluation-full-*.{json,md}.
+eval: $(VENV)/.installed-dev $(EVAL_VENV)/.installed
+	EVAL_RAGAS_PYTHON=$(EVAL_VENV)/bin/python $(VENV)/bin/pytest tests/evaluation -m "eval or not eval" -s $(PYTEST_ARGS)
+
+# The same test `make test` runs briefly, long: every operation of docs/openapi.yaml, all checks, 0 server errors.
+fuzz: $(VENV)/.installed-dev system-deps
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-50} FUZZ_MAX_TIME=$${FUZZ_MAX_TIME:-900} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
+	  $(VENV)/bin/pytest tests/api/test_live.py -k schemathesis $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,136 @@
+"""RAGAS metrics (faithfulness, answer relevancy, context precision, context recall) by an OpenAI-compatible judge.
+
+ragas 0.4.3 cannot be installed next to the portal's stack (its ``instructor`` dependency caps ``jiter<0.15``, the
+portal's openai 3.54 needs ``jiter>=0.16``), so it lives in its own environment (``requirements/eval.txt``,
+``EVAL_RAGAS_PYTHON``, built by ``make eval``) and runs :mod:`chat.services.evaluation.ragas_worker` over a JSON file
+of samples. The judge is ``EVAL_JUDGE_BASE_URL`` / ``EVAL_JUDGE_MODEL`` (the answering model by default).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from chat.models import Response
+from documents.models import Chunk
+
+WORKER = Path(__file__).resolve().parent / "ragas_worker.py"
+METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+
+
+def ragas_python() -> Path:
+    return Path(settings.EVAL_RAGAS_PYTHON)
+
+
+def judge_describe() -> dict[str, Any]:
+    return {
+        "base_url": settings.EVAL_JUDGE_BASE_URL,
+        "model": settings.EVAL_JUDGE_MODEL,
+        "ragas_python": str(ragas_python()),
+    }
+
+
+def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dict[str, Any]]:
+    """Answered XQuAD questions as RAGAS samples: question, answer, the passages it was built from, gold span."""
+    chosen: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        answered = item.get("kind") == "qa" and item.get("status") == "completed" and item.get("response_id")
+        if answered and len(chosen[item["language"]]) < per_language:
+            chosen[item["language"]].append(item)
+    picked = [i for rows in chosen.values() for i in rows]
+    responses = {r.pk: r for r in Response.objects.filter(pk__in=[i["response_id"] for i in picked])}
+    chunk_ids = {int(r["chunk_id"]) for resp in responses.values() for r in resp.retrieved if "chunk_id" in r}
+    texts = dict(Chunk.objects.filter(pk__in=chunk_ids).values_list("id", "text"))
+    samples = []
+    for item in picked:
+        response = responses[item["response_id"]]
+        contexts = [texts[int(r["chunk_id"])] for r in response.retrieved if int(r.get("chunk_id", 0)) in texts]
+        samples.append(
+            {
+                "id": item["id"],
+                "language": item["language"],
+                "response_id": item["response_id"],
+                "user_input": item["question"],
+                "response": response.text,
+                "retrieved_contexts": contexts,
+                "reference": item["expected"],
+            }
+        )
+    return samples
+
+
+def ragas_evaluate(*, items: list[dict[str, Any]], per_language: int, timeout: float = 3600.0) -> dict[str, Any]:
+    """Score up to ``per_language`` answered questions per language with RAGAS against the configured judge.
+
+    Returns:
+        ``{"implementation", "judge_model", "judge_base_url", "by_language": {lang: {metric: mean, "samples",
+        "failed_scores"}}, "samples": [per-sample scores]}``; ``error`` when the judge environment failed.
+    """
+    samples = ragas_samples(items=items, per_language=per_language)
+    out: dict[str, Any] = {
+        "implementation": "ragas 0.4.3",
+        "judge_model": settings.EVAL_JUDGE_MODEL,
+        "judge_base_url": settings.EVAL_JUDGE_BASE_URL,
+        "by_language": {},
+        "samples": [],
+    }
+    if not samples:
+        out["error"] = "no answered questions to judge"
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "samples.json", Path(tmp) / "scores.json"
+        source.write_text(json.dumps(samples, ensure_ascii=False), encoding="utf-8")
+        config = {
+            "base_url": settings.EVAL_JUDGE_BASE_URL,
+            "model": settings.EVAL_JUDGE_MODEL,
+            "api_key": settings.EVAL_JUDGE_API_KEY,
+            "embedding_base_url": settings.EMBEDDING_BASE_URL,
+            "embedding_api_key": settings.EMBEDDING_API_KEY,
+            "max_tokens": getattr(settings, "EVAL_JUDGE_MAX_TOKENS", 512),
+            "timeout": settings.LLM_TIMEOUT,
+        }
+        proc = subprocess.run(  # noqa: S603 - our own worker script with a fixed interpreter
+            [str(ragas_python()), str(WORKER), str(source), str(target), json.dumps(config)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0 or not target.exists():
+            out["error"] = (proc.stderr or proc.stdout or f"exit {proc.returncode}")[-1500:]
+            return out
+        scores = json.loads(target.read_text(encoding="utf-8"))
+    out["implementation"] = scores.get("implementation", out["implementation"])
+    by_language: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    for sample, row in zip(samples, scores["rows"], strict=True):
+        clean = {m: _finite(row.get(m)) for m in METRICS}
+        errors = row.get("errors") or {}
+        out["samples"].append({"id": sample["id"], "language": sample["language"], **clean, "errors": errors})
+        for metric, value in clean.items():
+            by_language[sample["language"]][metric].append(value)
+    first_errors: dict[str, str] = {}
+    for sample_row in out["samples"]:
+        for metric, message in sample_row["errors"].items():
+            first_errors.setdefault(metric, str(message)[:160])
+    out["first_errors"] = first_errors
+    for language, metrics in by_language.items():
+        summary: dict[str, Any] = {"samples": len(metrics["faithfulness"]), "failed_scores": 0}
+        for metric, values in metrics.items():
+            present = [v for v in values if v is not None]
+            summary["failed_scores"] += len(values) - len(present)
+            summary[metric] = round(sum(present) / len(present), 4) if present else None
+        out["by_language"][language] = summary
+    return out
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
