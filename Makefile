@@ -1,6 +1,9 @@
 # DocIntel: two commands. `make run` starts the portal on embedded defaults; `make test` runs the whole suite.
 SHELL := /bin/bash
-PYTHON ?= python3.12
+# A Python 3.12 interpreter: python3.12 on the PATH, else pyenv's or the system's (llm-guard needs < 3.13).
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 \
+  /usr/bin/python3.12; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 \
+  && { echo "$$p"; break; }; done)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
@@ -18,7 +21,7 @@ help:
 	@echo "make fuzz   - schemathesis against the API served by Daphne (FUZZ_MAX_EXAMPLES, FUZZ_MAX_TIME, FUZZ_SEED)"
 
 $(PY):
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) is required"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 # Installs again only when a requirements file changes.
