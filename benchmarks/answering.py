@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 QA = REPO.parent / "shared" / "data" / "qa"
 
 
-def _texts(limit: int) -> tuple[list[str], list[str]]:
+def _texts(limit: int, unique: int) -> tuple[list[str], list[str]]:
     passages: list[str] = []
     questions: list[str] = []
     for language in ("el", "en"):
@@ -37,10 +37,13 @@ def _texts(limit: int) -> tuple[list[str], list[str]]:
                 for size in (1, 2, 3, 4, 5):
                     for start in range(0, len(sentences) - size + 1):
                         passages.append(" ".join(sentences[start : start + size]))
+    # Beyond `unique` passages the corpus repeats them (with a copy number): retrieval still searches every point,
+    # and only the unique ones need the (slow, one-thread) embedding server.
+    pool = passages[:unique]
     out: list[str] = []
     copy = 0
     while len(out) < limit:
-        out.extend(p if copy == 0 else f"{p} ({copy})" for p in passages[: limit - len(out)])
+        out.extend(p if copy == 0 else f"{p} ({copy})" for p in pool[: limit - len(out)])
         copy += 1
     return out, questions
 
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--per-document", type=int, default=100)
+    parser.add_argument("--unique", type=int, default=1000, help="distinct passages embedded; the rest are copies")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-answering-"))
@@ -102,14 +106,25 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     from tests.evaluation.support import index_document
     from tests.factories import make_document
 
-    passages, questions = _texts(args.chunks)
+    passages, questions = _texts(args.chunks, args.unique)
+    from documents.services.embeddings import embed_passages
+
+    cache: dict[str, list[float]] = {}
+
+    def embed_cached(texts: list[str]) -> list[list[float]]:
+        base = [re.sub(r" \(\d+\)$", "", t) for t in texts]
+        missing = sorted({b for b in base if b not in cache})
+        if missing:
+            cache.update(zip(missing, embed_passages(missing), strict=True))
+        return [cache[b] for b in base]
+
     groups = [Group.objects.create(name=f"bench-{i}") for i in range(2)]
     reader = User.objects.create_user("bench-reader@example.com", "x")
     reader.groups.add(groups[0])
     started = time.perf_counter()
     for n, start in enumerate(range(0, len(passages), args.per_document)):
         doc = make_document(title=f"Bench {n}", groups=[groups[n % 2]], language="mixed")
-        index_document(doc, passages[start : start + args.per_document])
+        index_document(doc, passages[start : start + args.per_document], embed=embed_cached)
     index_s = time.perf_counter() - started
     guards_warm_up()
     builder = GroundedPromptBuilder()

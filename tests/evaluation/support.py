@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from documents.models import Chunk, Document
 from documents.services.embeddings import embed_passages
 from documents.services.textnorm import sparse_encode
 from documents.services.vectorstore import PointData, points_replace
 
 
-def index_document(document: Document, texts: list[str], *, pages: list[int | None] | None = None) -> list[Chunk]:
+def index_document(
+    document: Document,
+    texts: list[str],
+    *,
+    pages: list[int | None] | None = None,
+    embed: Callable[[list[str]], list[list[float]]] = embed_passages,
+) -> list[Chunk]:
     """Create the document's chunks, embed them and upsert their points (payload per CONTRACTS.md)."""
     chunks = [
         Chunk.objects.create(
@@ -22,7 +30,7 @@ def index_document(document: Document, texts: list[str], *, pages: list[int | No
         )
         for i, text in enumerate(texts)
     ]
-    vectors = embed_passages(texts)
+    vectors = embed(texts)
     group_ids = sorted(document.access_groups.values_list("id", flat=True))
     points = []
     for chunk, vector in zip(chunks, vectors, strict=True):
