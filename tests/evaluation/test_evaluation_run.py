@@ -34,8 +34,8 @@ def test_fast_evaluation_subset(settings, llm_url, embedding_url, qdrant_url, tm
         assert m["retrieval"]["recall@5"] >= 0.8, (language, m)
         assert m["false_abstention_rate"] <= 0.3, (language, m)
         assert m["abstention_rate_unanswerable"] >= 0.6, (language, m)
-    # Answer-level thresholds in English. Greek answers currently fail with llm_bad_response: the Greek passages
-    # overflow SmolLM2's 2048-token context (the prompt budget is in characters); the report shows it per question.
+    # Answer-level thresholds in English only: SmolLM2-135M writes English. Greek prompts used to overflow its context
+    # (fixed: the passage budget is in estimated tokens, 4096 a slot); Greek thresholds follow once measured.
     en = qa["en"]
     assert en["citation_hit_rate"] is not None and en["citation_hit_rate"] >= 0.5, en
     assert en["statuses"].get("completed", 0) >= en["questions"] // 2, en
