@@ -52,12 +52,13 @@ def test_llm_server_finds_the_bundled_model():
 
 
 @pytest.mark.django_db
-def test_health_is_ok_when_every_dependency_answers(client, settings, embedding_url):
-    settings.LLM_BASE_URL = embedding_url  # an OpenAI-compatible /models endpoint that answers
+def test_health_is_ok_when_every_dependency_answers(client, settings, llm_url, embedding_url, qdrant_url):
+    settings.LLM_BASE_URL = llm_url
     settings.EMBEDDING_BASE_URL = embedding_url
-    qdrant_stand_in = embedding_url.removesuffix("/v1")
-    settings.QDRANT_URL = qdrant_stand_in + "/health#"  # "/readyz" is appended after the fragment marker
+    settings.QDRANT_URL = qdrant_url
     response = client.get("/api/v1/health")
     body = response.json()
     assert response.status_code == 200, body
-    assert body["status"] == "ok" and set(body["checks"]) == {"database", "redis", "qdrant", "llm"}
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "redis", "qdrant", "llm", "embeddings"}
+    assert all(check["ok"] for check in body["checks"].values())
