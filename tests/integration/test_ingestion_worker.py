@@ -136,3 +136,32 @@ def test_hostile_files_fail_with_codes(transactional_db, librarian, ingest_media
     assert (rows[bomb.pk].status, rows[bomb.pk].error_code) == ("failed", "image_too_large")
     assert rows[bomb.pk].error_message
     assert not rows[locked.pk].chunks.exists() and _points(locked.pk) == []
+
+
+def test_import_documents_command_queues_a_folder(transactional_db, corpus, tmp_path):
+    """`manage.py import_documents DIR --group G`: supported files imported and ingested, a duplicate skipped, an
+    empty file refused with its code, other files ignored; the summary line counts each."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "duck.md").write_bytes((corpus / "md/duck.md").read_bytes())
+    (folder / "sub" / "again.md").write_bytes((corpus / "md/duck.md").read_bytes())  # same bytes: a duplicate
+    (folder / "sub" / "sample.docx").write_bytes((corpus / "docx/word_sample.docx").read_bytes())
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a supported suffix")
+    out, err = StringIO(), StringIO()
+
+    call_command("import_documents", str(folder), "--group", "Imported", "--language", "en", stdout=out, stderr=err)
+
+    assert out.getvalue().rstrip().endswith("imported=2 duplicate=1 refused=1"), out.getvalue()
+    assert "4/4" in out.getvalue() and "empty.pdf: empty_file" in err.getvalue(), err.getvalue()
+    docs = list(Document.objects.order_by("original_filename"))
+    assert [d.original_filename for d in docs] == ["duck.md", "sample.docx"]  # sorted walk: duck.md before sub/
+    rows = wait_terminal([d.pk for d in docs])
+    for doc in docs:
+        assert rows[doc.pk].status == "completed", (doc.original_filename, rows[doc.pk].error_code)
+        assert [g.name for g in doc.access_groups.all()] == ["Imported"] and doc.language == "en"
+        _assert_indexed(rows[doc.pk])
