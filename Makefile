@@ -53,14 +53,6 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	DEBUG=true DOCINTEL_READ_DOT_ENV=0 $(VENV)/bin/mypy .
 
-pytest: $(VENV)/.installed-dev system-deps
-	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
-
-test: lint typecheck pytest
-
-bench: $(VENV)/.installed-dev
-	$(PY) -m benchmarks
-
 # RAGAS lives in its own environment: its pins cannot coexist with the portal's openai (requirements/eval.txt).
 EVAL_VENV ?= var/eval-venv
 $(EVAL_VENV)/.installed: requirements/eval.txt | $(PY)
@@ -68,9 +60,18 @@ $(EVAL_VENV)/.installed: requirements/eval.txt | $(PY)
 	$(EVAL_VENV)/bin/pip install -q -r requirements/eval.txt
 	touch $@
 
+pytest: $(VENV)/.installed-dev $(EVAL_VENV)/.installed system-deps
+	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks
+
 # Full evaluation: XQuAD answers + RAGAS + garak/spikee safety; writes reports/evaluation-full-*.{json,md}.
+# The model server gets both cores here (nothing else runs); `make test` keeps one thread per server.
 eval: $(VENV)/.installed-dev $(EVAL_VENV)/.installed
-	EVAL_RAGAS_PYTHON=$(EVAL_VENV)/bin/python $(VENV)/bin/pytest tests/evaluation -m "eval or not eval" -s $(PYTEST_ARGS)
+	EVAL_RAGAS_PYTHON=$(EVAL_VENV)/bin/python TEST_LLM_THREADS=$${TEST_LLM_THREADS:-2} $(VENV)/bin/pytest tests/evaluation -m eval -s $(PYTEST_ARGS)
 
 # The same test `make test` runs briefly, long: every operation of docs/openapi.yaml, all checks, 0 server errors.
 fuzz: $(VENV)/.installed-dev system-deps

@@ -243,6 +243,10 @@ DOCINTEL_QUESTION_THROTTLE: str = env.str("QUESTION_THROTTLE", default="30/min")
 EVAL_JUDGE_BASE_URL: str = env.str("EVAL_JUDGE_BASE_URL", default="") or LLM_BASE_URL
 EVAL_JUDGE_MODEL: str = env.str("EVAL_JUDGE_MODEL", default="") or LLM_MODEL
 EVAL_JUDGE_API_KEY: str = env.str("EVAL_JUDGE_API_KEY", default="") or LLM_API_KEY
+# How the judge is held to ragas' output schemas: "json_schema" (response_format json_schema, a grammar on llama.cpp,
+# vLLM and Ollama) or "json" (json_object, for servers without schema support). Max tokens per judge call.
+EVAL_JUDGE_STRUCTURED_OUTPUT: str = env.str("EVAL_JUDGE_STRUCTURED_OUTPUT", default="json_schema")
+EVAL_JUDGE_MAX_TOKENS: int = env.int("EVAL_JUDGE_MAX_TOKENS", default=512)
 EVAL_REPORTS_DIR = Path(env.str("EVAL_REPORTS_DIR", default=str(BASE_DIR / "reports")))
 EVAL_RAGAS_PYTHON = Path(env.str("EVAL_RAGAS_PYTHON", default=str(VAR_DIR / "eval-venv" / "bin" / "python")))
 EVAL_DATA_DIR = Path(env.str("EVAL_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))

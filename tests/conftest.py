@@ -92,11 +92,14 @@ def server_logs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def llm_url(server_logs):
-    """The bundled SmolLM2 on llama.cpp, OpenAI-compatible."""
+    """The bundled SmolLM2 on llama.cpp, OpenAI-compatible: one thread (TEST_LLM_THREADS, 2 in `make eval`)."""
+    import os
+
     from docintel import localservers
 
     port = localservers.free_port()
-    proc = localservers.llm_server(port=port, log_dir=server_logs).start()
+    threads = int(os.environ.get("TEST_LLM_THREADS", "1"))
+    proc = localservers.llm_server(port=port, threads=threads, log_dir=server_logs).start()
     yield f"http://127.0.0.1:{port}/v1"
     proc.stop()
 

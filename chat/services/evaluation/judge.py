@@ -33,12 +33,18 @@ def judge_describe() -> dict[str, Any]:
     return {
         "base_url": settings.EVAL_JUDGE_BASE_URL,
         "model": settings.EVAL_JUDGE_MODEL,
+        "structured_output": settings.EVAL_JUDGE_STRUCTURED_OUTPUT,
         "ragas_python": str(ragas_python()),
     }
 
 
 def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dict[str, Any]]:
-    """Answered XQuAD questions as RAGAS samples: question, answer, the passages it was built from, gold span."""
+    """Answered XQuAD questions as RAGAS samples: question, answer, the passages it was built from, gold span.
+
+    Each language also gets one *control* per sample: the same question and gold span, but the answer and the passages
+    of a question about another article. A judge worth trusting scores controls clearly lower; the report prints both
+    means, so a judge that cannot tell a real answer from a wrong one shows up as such instead of as a number.
+    """
     chosen: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         answered = item.get("kind") == "qa" and item.get("status") == "completed" and item.get("response_id")
@@ -48,14 +54,16 @@ def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dic
     responses = {r.pk: r for r in Response.objects.filter(pk__in=[i["response_id"] for i in picked])}
     chunk_ids = {int(r["chunk_id"]) for resp in responses.values() for r in resp.retrieved if "chunk_id" in r}
     texts = dict(Chunk.objects.filter(pk__in=chunk_ids).values_list("id", "text"))
-    samples = []
+    real: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in picked:
         response = responses[item["response_id"]]
         contexts = [texts[int(r["chunk_id"])] for r in response.retrieved if int(r.get("chunk_id", 0)) in texts]
-        samples.append(
+        real[item["language"]].append(
             {
                 "id": item["id"],
                 "language": item["language"],
+                "article": item.get("article"),
+                "control": False,
                 "response_id": item["response_id"],
                 "user_input": item["question"],
                 "response": response.text,
@@ -63,22 +71,55 @@ def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dic
                 "reference": item["expected"],
             }
         )
+    samples: list[dict[str, Any]] = []
+    for rows in real.values():
+        samples.extend(rows)
+        samples.extend(judge_controls(rows))
     return samples
 
 
-def ragas_evaluate(*, items: list[dict[str, Any]], per_language: int, timeout: float = 3600.0) -> dict[str, Any]:
-    """Score up to ``per_language`` answered questions per language with RAGAS against the configured judge.
+def judge_controls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mismatched twins of ``rows``: each question with the answer and passages of another article's question.
+
+    The donor is the next row about another article, or the next row at all when every row is about one article.
+    """
+    controls = []
+    for i, row in enumerate(rows):
+        others = rows[i + 1 :] + rows[:i]
+        donor = next((o for o in others if o.get("article") != row.get("article")), others[0] if others else None)
+        if donor is None:
+            continue
+        controls.append(
+            {
+                **row,
+                "id": f"{row['id']}~{donor['id']}",
+                "control": True,
+                "response": donor["response"],
+                "retrieved_contexts": donor["retrieved_contexts"],
+            }
+        )
+    return controls
+
+
+def ragas_evaluate(
+    *, items: list[dict[str, Any]], per_language: int, metrics: tuple[str, ...] = METRICS, timeout: float = 3600.0
+) -> dict[str, Any]:
+    """Score up to ``per_language`` answered questions per language, and their controls, with RAGAS.
 
     Returns:
-        ``{"implementation", "judge_model", "judge_base_url", "by_language": {lang: {metric: mean, "samples",
-        "failed_scores"}}, "samples": [per-sample scores]}``; ``error`` when the judge environment failed.
+        ``{"implementation", "judge_model", "judge_base_url", "structured_output", "by_language": {lang: {metric:
+        mean, "samples", "failed_scores"}}, "controls": {lang: same over the controls}, "separation": {lang: {metric:
+        real mean - control mean}}, "samples": [per-sample scores]}``; ``error`` when the judge environment failed.
     """
     samples = ragas_samples(items=items, per_language=per_language)
     out: dict[str, Any] = {
         "implementation": "ragas 0.4.3",
         "judge_model": settings.EVAL_JUDGE_MODEL,
         "judge_base_url": settings.EVAL_JUDGE_BASE_URL,
+        "structured_output": settings.EVAL_JUDGE_STRUCTURED_OUTPUT,
         "by_language": {},
+        "controls": {},
+        "separation": {},
         "samples": [],
     }
     if not samples:
@@ -93,8 +134,10 @@ def ragas_evaluate(*, items: list[dict[str, Any]], per_language: int, timeout: f
             "api_key": settings.EVAL_JUDGE_API_KEY,
             "embedding_base_url": settings.EMBEDDING_BASE_URL,
             "embedding_api_key": settings.EMBEDDING_API_KEY,
-            "max_tokens": getattr(settings, "EVAL_JUDGE_MAX_TOKENS", 512),
+            "max_tokens": settings.EVAL_JUDGE_MAX_TOKENS,
+            "structured_output": settings.EVAL_JUDGE_STRUCTURED_OUTPUT,
             "timeout": settings.LLM_TIMEOUT,
+            "metrics": list(metrics),
         }
         proc = subprocess.run(  # noqa: S603 - our own worker script with a fixed interpreter
             [str(ragas_python()), str(WORKER), str(source), str(target), json.dumps(config)],
@@ -108,26 +151,42 @@ def ragas_evaluate(*, items: list[dict[str, Any]], per_language: int, timeout: f
             return out
         scores = json.loads(target.read_text(encoding="utf-8"))
     out["implementation"] = scores.get("implementation", out["implementation"])
-    by_language: dict[str, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[bool, dict[str, dict[str, list[float | None]]]] = {
+        False: defaultdict(lambda: defaultdict(list)),
+        True: defaultdict(lambda: defaultdict(list)),
+    }
     for sample, row in zip(samples, scores["rows"], strict=True):
-        clean = {m: _finite(row.get(m)) for m in METRICS}
+        clean = {m: _finite(row.get(m)) for m in metrics}
         errors = row.get("errors") or {}
-        out["samples"].append({"id": sample["id"], "language": sample["language"], **clean, "errors": errors})
+        head = {"id": sample["id"], "language": sample["language"], "control": sample["control"]}
+        out["samples"].append({**head, **clean, "errors": errors})
         for metric, value in clean.items():
-            by_language[sample["language"]][metric].append(value)
+            groups[sample["control"]][sample["language"]][metric].append(value)
     first_errors: dict[str, str] = {}
     for sample_row in out["samples"]:
         for metric, message in sample_row["errors"].items():
             first_errors.setdefault(metric, str(message)[:160])
     out["first_errors"] = first_errors
-    for language, metrics in by_language.items():
-        summary: dict[str, Any] = {"samples": len(metrics["faithfulness"]), "failed_scores": 0}
-        for metric, values in metrics.items():
-            present = [v for v in values if v is not None]
-            summary["failed_scores"] += len(values) - len(present)
-            summary[metric] = round(sum(present) / len(present), 4) if present else None
-        out["by_language"][language] = summary
+    out["by_language"] = {lang: _summary(m, metrics) for lang, m in groups[False].items()}
+    out["controls"] = {lang: _summary(m, metrics) for lang, m in groups[True].items()}
+    for language, summary in out["by_language"].items():
+        control = out["controls"].get(language, {})
+        out["separation"][language] = {
+            metric: round(summary[metric] - control[metric], 4)
+            for metric in metrics
+            if summary.get(metric) is not None and control.get(metric) is not None
+        }
     return out
+
+
+def _summary(scores: dict[str, list[float | None]], metrics: tuple[str, ...]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"samples": len(scores[metrics[0]]), "failed_scores": 0}
+    for metric in metrics:
+        values = scores[metric]
+        present = [v for v in values if v is not None]
+        summary["failed_scores"] += len(values) - len(present)
+        summary[metric] = round(sum(present) / len(present), 4) if present else None
+    return summary
 
 
 def _finite(value: Any) -> float | None:

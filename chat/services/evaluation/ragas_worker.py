@@ -19,14 +19,28 @@ from typing import Any
 
 
 async def _score(samples: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[str, Any]]:
+    import instructor
     from openai import AsyncOpenAI
     from ragas.embeddings.base import embedding_factory
-    from ragas.llms.base import llm_factory
+    from ragas.llms.base import InstructorLLM
     from ragas.metrics.collections import AnswerRelevancy, ContextPrecisionWithReference, ContextRecall, Faithfulness
 
     timeout = float(config.get("timeout", 120))
     client = AsyncOpenAI(base_url=config["base_url"], api_key=config.get("api_key") or "not-needed", timeout=timeout)
-    llm = llm_factory(config["model"], client=client, max_tokens=int(config.get("max_tokens", 512)), temperature=0.0)
+    # ragas' own llm_factory patches the client in instructor's JSON mode (response_format json_object): any JSON
+    # object passes, so a small judge answers with the wrong shape or runs out of tokens mid-object. JSON_SCHEMA mode
+    # sends the metric's Pydantic schema as response_format json_schema, which llama.cpp, vLLM and Ollama turn into a
+    # grammar: the judge can only produce output of the right shape. "json" keeps ragas' default for other servers.
+    mode = {"json_schema": instructor.Mode.JSON_SCHEMA, "json": instructor.Mode.JSON}[
+        str(config.get("structured_output", "json_schema"))
+    ]
+    llm = InstructorLLM(
+        client=instructor.from_openai(client, mode=mode),
+        model=config["model"],
+        provider="openai",
+        max_tokens=int(config.get("max_tokens", 512)),
+        temperature=0.0,
+    )
     embed_client = AsyncOpenAI(
         base_url=config["embedding_base_url"], api_key=config.get("embedding_api_key") or "not-needed", timeout=timeout
     )
@@ -37,6 +51,8 @@ async def _score(samples: list[dict[str, Any]], config: dict[str, Any]) -> list[
         "context_precision": ContextPrecisionWithReference(llm=llm),
         "context_recall": ContextRecall(llm=llm),
     }
+    wanted = config.get("metrics") or list(metrics)
+    metrics = {name: metric for name, metric in metrics.items() if name in wanted}
     rows = []
     for sample in samples:
         row: dict[str, Any] = {"errors": {}}

@@ -71,20 +71,30 @@ def _ragas_section(ragas: dict[str, Any]) -> list[str]:
     out = [f"## RAGAS ({ragas.get('implementation', '')})", ""]
     if ragas.get("error"):
         out += [f"The judge run failed: `{ragas['error']}`", ""]
-    rows = [
-        [lang, m.get("samples"), m.get("faithfulness"), m.get("answer_relevancy"), m.get("context_precision"),
-         m.get("context_recall"), m.get("failed_scores")]
-        for lang, m in (ragas.get("by_language") or {}).items()
-    ]  # fmt: skip
+    metrics = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+    rows = []
+    for lang, m in (ragas.get("by_language") or {}).items():
+        control = (ragas.get("controls") or {}).get(lang) or {}
+        rows.append([f"{lang}", m.get("samples"), *(m.get(k) for k in metrics), m.get("failed_scores")])
+        if control:
+            rows.append([f"{lang} control", control.get("samples"), *(control.get(k) for k in metrics),
+                         control.get("failed_scores")])  # fmt: skip
+            separation = (ragas.get("separation") or {}).get(lang) or {}
+            rows.append([f"{lang} real − control", "", *(separation.get(k) for k in metrics), ""])
     out += _table(
         ["language", "samples", "faithfulness", "answer relevancy", "context precision", "context recall", "NaN"],
         rows,
     )
     out += [
-        f"Judge: `{ragas.get('judge_model')}` at `{ragas.get('judge_base_url')}`. NaN counts scores the judge "
-        "could not produce (malformed structured output); means are over the scores it produced.",
+        f"Judge: `{ragas.get('judge_model')}` at `{ragas.get('judge_base_url')}`, structured output "
+        f"`{ragas.get('structured_output', 'json')}`. NaN counts scores the judge could not produce; means are over "
+        "the scores it produced. Controls pair each question with the answer and passages of a question about another "
+        "article: a judge worth trusting scores them clearly lower, so a real − control gap near 0 means the judge "
+        "cannot tell a right answer from a wrong one and its scores above say little.",
         "",
     ]
+    if ragas.get("first_errors"):
+        out += ["First judge errors: " + "; ".join(f"{k}: `{v}`" for k, v in ragas["first_errors"].items()), ""]
     return out
 
 

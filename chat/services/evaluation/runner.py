@@ -52,11 +52,11 @@ class EvaluationConfig:
     """What one run covers. ``fast()`` is the subset ``make test`` runs; ``full()`` is ``make eval``."""
 
     scope: str = "full"
-    qa_articles_per_language: int = 2
-    qa_questions_per_language: int = 16
-    unanswerable_per_language: int = 5
-    ragas_questions_per_language: int = 1
-    direct_attacks: int = 30
+    qa_articles_per_language: int = 3
+    qa_questions_per_language: int = 30
+    unanswerable_per_language: int = 8
+    ragas_questions_per_language: int = 5
+    direct_attacks: int = 60
     indirect_attacks: int = 10
     include_questions: bool = True
     keep_documents: bool = False
@@ -168,6 +168,7 @@ def _qa(state: _State) -> dict[str, Any]:
                     "kind": "qa",
                     "language": language,
                     "id": q.qid,
+                    "article": q.article,
                     "question": q.question,
                     "expected": q.answer,
                     "answer": a.text[:500],
