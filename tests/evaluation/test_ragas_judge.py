@@ -9,7 +9,7 @@ import math
 import pytest
 
 from chat.models import Query, Response
-from chat.services.evaluation.judge import judge_controls, ragas_evaluate
+from chat.services.evaluation.judge import judge_controls, judge_pick, ragas_evaluate
 from tests.factories import make_chunk, make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -73,3 +73,12 @@ def test_controls_pair_each_question_with_another_articles_answer():
     ]  # fmt: skip
     assert all(c["control"] for c in controls)
     assert judge_controls(rows[:1]) == []  # nothing to pair with
+
+
+def test_judged_questions_are_taken_in_turn_from_each_article():
+    def qa(qid: str, article: int, language: str = "en", status: str = "completed") -> dict[str, object]:
+        return {"kind": "qa", "id": qid, "article": article, "language": language, "status": status, "response_id": 1}
+
+    items = [qa("a1", 1), qa("a2", 1), qa("a3", 1), qa("b1", 2, status="failed"), qa("b2", 2), qa("g1", 7, "el")]
+    assert [i["id"] for i in judge_pick(items, per_language=2)] == ["a1", "b2", "g1"]
+    assert [i["id"] for i in judge_pick(items, per_language=3)] == ["a1", "b2", "a2", "g1"]

@@ -45,12 +45,7 @@ def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dic
     of a question about another article. A judge worth trusting scores controls clearly lower; the report prints both
     means, so a judge that cannot tell a real answer from a wrong one shows up as such instead of as a number.
     """
-    chosen: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in items:
-        answered = item.get("kind") == "qa" and item.get("status") == "completed" and item.get("response_id")
-        if answered and len(chosen[item["language"]]) < per_language:
-            chosen[item["language"]].append(item)
-    picked = [i for rows in chosen.values() for i in rows]
+    picked = judge_pick(items, per_language=per_language)
     responses = {r.pk: r for r in Response.objects.filter(pk__in=[i["response_id"] for i in picked])}
     chunk_ids = {int(r["chunk_id"]) for resp in responses.values() for r in resp.retrieved if "chunk_id" in r}
     texts = dict(Chunk.objects.filter(pk__in=chunk_ids).values_list("id", "text"))
@@ -76,6 +71,27 @@ def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dic
         samples.extend(rows)
         samples.extend(judge_controls(rows))
     return samples
+
+
+def judge_pick(items: list[dict[str, Any]], *, per_language: int) -> list[dict[str, Any]]:
+    """Up to ``per_language`` answered questions per language, taken in turn from each article.
+
+    So a control (another article's answer and passages) exists whenever more than one article was asked about.
+    """
+    by_article: dict[str, dict[Any, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for item in items:
+        if item.get("kind") == "qa" and item.get("status") == "completed" and item.get("response_id"):
+            by_article[item["language"]][item.get("article")].append(item)
+    picked: list[dict[str, Any]] = []
+    for articles in by_article.values():
+        queues = list(articles.values())
+        taken = 0
+        while taken < per_language and any(queues):
+            for queue in queues:
+                if queue and taken < per_language:
+                    picked.append(queue.pop(0))
+                    taken += 1
+    return picked
 
 
 def judge_controls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
