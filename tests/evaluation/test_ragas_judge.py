@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.utils import timezone
 
-from chat.models import Query, Response
+from chat.models import EvaluationRun, Query, Response
 from chat.services.evaluation.judge import judge_controls, judge_pick, ragas_evaluate
+from chat.services.evaluation.report import report_markdown
 from tests.factories import make_chunk, make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -59,6 +61,14 @@ def test_judge_scores_real_answers_and_their_controls(settings, reader, llm_url,
     # answer relevancy compares the question with questions generated back from the answer by embedding: an answer
     # about another article must score lower, even with a weak judge (measured: 0.86 real, 0.71 control, gap 0.15)
     assert out["separation"]["en"]["answer_relevancy"] > 0.05, out
+    # the report a librarian reads shows the real row, the control row and the gap
+    run = EvaluationRun(scope="fast", status=EvaluationRun.Status.COMPLETED, started_at=timezone.now(),
+                        metrics={"ragas": out})  # fmt: skip
+    lines = report_markdown(run).splitlines()
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| en")}
+    assert set(rows) == {"en", "en control", "en real − control"}, lines
+    gap = f"{out['separation']['en']['answer_relevancy']:.3f}"
+    assert gap in rows["en real − control"] and "structured output `json_schema`" in "\n".join(lines)
 
 
 def test_controls_pair_each_question_with_another_articles_answer():

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.models import EvaluationRun
+from chat.services.evaluation.judge import METRICS
 
 
 def _fmt(value: Any) -> str:
@@ -71,7 +72,7 @@ def _ragas_section(ragas: dict[str, Any]) -> list[str]:
     out = [f"## RAGAS ({ragas.get('implementation', '')})", ""]
     if ragas.get("error"):
         out += [f"The judge run failed: `{ragas['error']}`", ""]
-    metrics = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
+    metrics = METRICS
     rows = []
     for lang, m in (ragas.get("by_language") or {}).items():
         control = (ragas.get("controls") or {}).get(lang) or {}
