@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.services import audit_log_write
 from chat.forms import FeedbackForm
 from chat.services.sessions import (
     feedback_for_responses,
@@ -24,6 +25,7 @@ from chat.services.sessions import (
     source_view_build,
 )
 from docintel.errors import InvalidInput, NotFound, SessionNotFound
+from docintel.params import int_param
 
 
 @login_required
@@ -116,14 +118,20 @@ def feedback(request: HttpRequest, response_id: int) -> HttpResponse:
 def document_source(request: HttpRequest, document_id: int) -> HttpResponse:
     """The passages around a cited chunk (``?chunk=<id>``), the cited one highlighted; 404 for foreign documents."""
     raw_chunk = request.GET.get("chunk", "")
-    if raw_chunk and not raw_chunk.isdigit():
+    chunk_id = int_param(raw_chunk)
+    if raw_chunk and chunk_id is None:
         raise Http404
     try:
-        view = source_view_build(
-            user=request.user, document_id=document_id, chunk_id=int(raw_chunk) if raw_chunk else None
-        )
+        view = source_view_build(user=request.user, document_id=document_id, chunk_id=chunk_id)
     except NotFound as exc:
         raise Http404 from exc
+    shown = [chunk.pk for group in view.groups for chunk in group.chunks]
+    audit_log_write(
+        action="source_viewed",
+        target=view.document,
+        request=request,
+        details={"chunk_id": chunk_id, "chunk_ids": shown},
+    )
     return render(request, "documents/source.html", {"view": view})
 
 
@@ -135,6 +143,13 @@ def document_page_image(request: HttpRequest, document_id: int, page: int) -> Fi
         path = page_image_render(user=request.user, document_id=document_id, page=page)
     except NotFound as exc:
         raise Http404 from exc
+    audit_log_write(
+        action="source_page_viewed",
+        target_type="documents.document",
+        target_id=document_id,
+        request=request,
+        details={"page": page},
+    )
     response = FileResponse(path.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response

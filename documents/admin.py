@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -21,21 +20,10 @@ from django.utils.translation import ngettext
 from audit.services import audit_log_write
 from docintel.admin_audit import AuditedAdminMixin
 from docintel.errors import DocIntelError, DuplicateDocument
+from docintel.params import int_list_param
 from documents.models import Chunk, Document
-from documents.services.ingest import document_access_sync
-from documents.services.lifecycle import document_delete, document_reingest, document_upload
-
-
-def _access_sync(request: HttpRequest, model_admin: admin.ModelAdmin[Document], document: Document) -> None:
-    """Push the new access groups to the document's vectors; a store outage is reported, not hidden."""
-    try:
-        document_access_sync(document=document)
-    except DocIntelError as exc:
-        model_admin.message_user(
-            request,
-            format_html("{} <code>{}</code>", _("The vector store could not be updated; save again later."), exc.code),
-            messages.ERROR,
-        )
+from documents.services.lifecycle import document_delete, document_reingest, document_reocr, document_upload
+from documents.tasks import sync_document_access
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -57,7 +45,10 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     files = MultipleFileField(  # type: ignore[assignment]  # a form field, popped from attrs by the metaclass
         label=_("Files"),
-        help_text=_("PDF, DOCX, PPTX, XLSX, HTML, Markdown, CSV or scans (PNG, JPEG, TIFF). Select several at once."),
+        help_text=_(
+            "PDF, DOCX, PPTX, XLSX, HTML, Markdown, CSV, plain text, e-mail (.eml), ZIP archives or scans "
+            "(PNG, JPEG, TIFF, WebP). Select several at once."
+        ),
     )
     title = forms.CharField(
         label=_("Title"), required=False, max_length=300, help_text=_("Only for a single file; default: file name.")
@@ -130,7 +121,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
     list_select_related = ("uploaded_by",)
     list_per_page = 50
     date_hierarchy = "created_at"
-    actions = ("reingest_selected", "delete_selected_documents")
+    actions = ("reingest_selected", "reocr_tesseract", "reocr_easyocr", "reocr_surya", "delete_selected_documents")
     inlines = (ChunkInline,)
     filter_horizontal = ("access_groups",)
     fieldsets = (
@@ -147,6 +138,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
                     "parser",
                     "page_count",
                     "ocr_confidence_display",
+                    "family_display",
                     "ingest_info",
                     "processed_at",
                 )
@@ -166,6 +158,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
         "parser",
         "page_count",
         "ocr_confidence_display",
+        "family_display",
         "ingest_info",
         "processed_at",
         "original_filename",
@@ -230,14 +223,52 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
 
     @admin.display(description=_("OCR confidence"))
     def ocr_confidence_display(self, obj: Document) -> str:
-        scores = (obj.ingest_info or {}).get("ocr_confidence") or {}
-        if not scores:
+        info = obj.ingest_info or {}
+        scores = info.get("ocr_confidence") or {}
+        note = info.get("ocr_note") or ""
+        if not scores and not note:
             return "—"
-        return format_html_join(
+        engine = info.get("ocr_engine") or ""
+        pages = format_html_join(
             " ",
             '<span class="di-ocr-confidence" data-page="{}">p. {}: {}%</span>',
             ((page, page, round(float(score) * 100)) for page, score in scores.items()),
         )
+        return format_html(
+            '{}{}{}',
+            format_html('<span class="di-ocr-engine">{}</span> ', engine) if engine else "",
+            pages,
+            format_html('<p class="di-ocr-note help">{}</p>', note) if note else "",
+        )
+
+    @admin.display(description=_("contained in / contains"))
+    def family_display(self, obj: Document) -> str:
+        parts = []
+        if obj.parent_id:
+            url = reverse("admin:documents_document_change", args=[obj.parent_id])
+            parts.append(format_html('{} <a href="{}">#{}</a>', _("Contained in"), url, obj.parent_id))
+        children = list(obj.children.filter(deleted_at__isnull=True).only("id", "title").order_by("id")[:200])
+        if children:
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                ((reverse("admin:documents_document_change", args=[c.pk]), c.title) for c in children),
+            )
+            parts.append(format_html("{}: {}", _("Contains"), links))
+        refused = [m for m in (obj.ingest_info or {}).get("members", []) + (obj.ingest_info or {}).get(
+            "attachments", []) if m.get("status") == "refused"]  # fmt: skip
+        if refused:
+            parts.append(
+                format_html(
+                    "{}: {}",
+                    _("Refused"),
+                    format_html_join(", ", '{} <code class="di-error-code">{}</code>', (
+                        (m.get("name", ""), m.get("code", "")) for m in refused)),  # fmt: skip
+                )
+            )
+        if not parts:
+            return "—"
+        return format_html_join(format_html("<br>"), "{}", ((p,) for p in parts))
 
     @admin.display(description=_("error"))
     def error_display(self, obj: Document) -> str:
@@ -267,8 +298,8 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
                 request=request,
                 details={"before": before, "after": after},
             )
-            document = form.instance
-            transaction.on_commit(lambda: _access_sync(request, self, document))
+            # a task, not an on-commit call: a vector store outage is retried with backoff like any transient error
+            sync_document_access.delay_on_commit(form.instance.pk)
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj, actor=request.user, request=request)
@@ -300,6 +331,38 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             )
         for line in failed:
             self.message_user(request, line, messages.ERROR)
+
+    def _reocr(self, request: HttpRequest, queryset: QuerySet[Document], engine: str) -> None:
+        done, failed = 0, []
+        for document in queryset:
+            try:
+                document_reocr(document=document, engine=engine, actor=request.user, request=request)
+                done += 1
+            except DocIntelError as exc:
+                failed.append(format_html("{}: {} <code>{}</code>", document.title, exc.message, exc.code))
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d document queued for OCR with %(engine)s.", "%(n)d documents queued for OCR with %(engine)s.", done
+                )
+                % {"n": done, "engine": engine},
+                messages.SUCCESS,
+            )
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description=_("Re-OCR with Tesseract (Greek + English)"), permissions=["change"])
+    def reocr_tesseract(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        self._reocr(request, queryset, "tesseract")
+
+    @admin.action(description=_("Re-OCR with EasyOCR (English only)"), permissions=["change"])
+    def reocr_easyocr(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        self._reocr(request, queryset, "easyocr")
+
+    @admin.action(description=_("Re-OCR with Surya (Greek + English)"), permissions=["change"])
+    def reocr_surya(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        self._reocr(request, queryset, "surya")
 
     @admin.action(description=_("Delete selected documents (file, chunks and vectors)"), permissions=["delete"])
     def delete_selected_documents(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
@@ -385,8 +448,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
         """Status of the given documents (``?ids=1,2,3``): the polling fallback of the live progress bars."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        raw = request.GET.get("ids", "")
-        ids = [int(x) for x in raw.split(",") if x.strip().isdigit()][:500]
+        ids = int_list_param(request.GET.get("ids", ""), limit=500)
         rows = Document.objects.filter(pk__in=ids).values(
             "id", "status", "stage", "progress", "error_code", "error_message"
         )

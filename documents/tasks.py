@@ -19,11 +19,13 @@ from django.conf import settings
 from kombu.exceptions import OperationalError as BrokerError
 
 from docintel.errors import DocIntelError, DocumentRejected, TransientError
+from documents.models import Document
 from documents.services import ingest
 
 log = structlog.get_logger(__name__)
 
 MAX_RETRIES = 2  # 3 attempts in all
+ACCESS_SYNC_MAX_RETRIES = 10  # backoff capped at 10 min: about an hour of store outage before giving up
 
 
 def retry_countdown(retries: int) -> float:
@@ -125,3 +127,31 @@ def delete_document_cascade(self: Task[Any, Any], document_id: int) -> bool:
     except (TransientError, BrokerError) as exc:
         # never give up on a delete: an orphan point would stay readable; the row stays hidden meanwhile
         raise self.retry(exc=exc, countdown=retry_countdown(min(self.request.retries, 6)), max_retries=None) from exc
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    autoretry_for=(TransientError, BrokerError),
+    retry_backoff=max(1, round(settings.DOCINTEL_RETRY_BACKOFF_SECONDS)),
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=ACCESS_SYNC_MAX_RETRIES,
+)
+def sync_document_access(self: Task[Any, Any], document_id: int) -> bool:
+    """Write the document's current access groups onto its vectors; a store outage is retried with backoff.
+
+    The groups are read when the task runs, so a retry (or a later change) always writes the latest ones.
+    """
+    structlog.contextvars.bind_contextvars(document_id=document_id)
+    document = Document.objects.filter(pk=document_id, deleted_at__isnull=True).first()
+    if document is None:
+        log.info("access_sync_skipped_missing_document")
+        return False
+    if self.request.retries:
+        log.info("access_sync_retry", retries=self.request.retries)
+    ingest.document_access_sync(document=document)
+    return True

@@ -72,7 +72,14 @@ class DocumentListView(_VisibleDocuments):
         if "language" in filters.validated_data:
             queryset = queryset.filter(language=filters.validated_data["language"])
         if "group" in filters.validated_data:
-            queryset = queryset.filter(access_groups=filters.validated_data["group"])
+            group = filters.validated_data["group"]
+            user = request.user
+            # a reader filters by their own groups only: another group's id answers an empty list, or the filter
+            # would tell which of the visible documents are shared with a group the reader is not in
+            if getattr(user, "is_librarian", False) or group in getattr(user, "group_ids", frozenset()):
+                queryset = queryset.filter(access_groups=group)
+            else:
+                queryset = queryset.none()
         page = self.paginate_queryset(queryset)
         assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

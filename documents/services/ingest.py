@@ -21,7 +21,7 @@ from docintel.errors import DocumentRejected, VectorStoreUnavailable
 from documents.events import publish_progress
 from documents.models import Chunk, Document
 from documents.services.chunking import ChunkDraft, chunks_build, detect_language
-from documents.services.validation import IMAGE_TYPES, OOXML_TYPES, PDF, file_sniff, ooxml_check_sizes
+from documents.services.validation import ARCHIVE_TYPES, IMAGE_TYPES, PDF, ZIP, file_sniff, ooxml_check_sizes
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +128,7 @@ def _check_file(document: Document, path: Path) -> Any:
             raise DocumentRejected(
                 f"The file's content ({sniffed.mime_type}) does not match its recorded type.", code="type_mismatch"
             )
-        if sniffed.mime_type in OOXML_TYPES:
+        if sniffed.mime_type in ARCHIVE_TYPES:
             ooxml_check_sizes(fileobj=handle)
     if document.mime_type == PDF:
         return pdf_inspect(path)
@@ -175,20 +175,30 @@ def _language_of(drafts: list[ChunkDraft]) -> str:
 
 
 def _save_conversion(document: Document, conversion: Any, *, ocr_pages: list[int] | None = None) -> None:
+    from documents.services.cleaning import document_clean  # noqa: PLC0415 - docling-core, worker only
+
     _advance(document.pk, stage=Stage.CHUNKING, progress=45)
+    cleaned = document_clean(conversion.document)
     drafts = chunks_build(conversion.document)
     if not drafts:
         raise DocumentRejected(
             "No text was found in the document (an empty file, or a scan OCR could not read).", code="empty_document"
         )
+    for draft in drafts:  # running headers/footers of the chunk's pages: metadata, never chunk text
+        furniture = cleaned.page_furniture(draft.page_start, draft.page_end)
+        if furniture:
+            draft.meta["page_furniture"] = furniture
     count = _chunks_replace(document, drafts)
     info = dict(document.ingest_info or {})
+    info.update(conversion.info)
     info.update(
         {
             "parser": conversion.parser,
             "conversion_seconds": round(conversion.seconds, 3),
             "chunks": count,
             "tokens": sum(d.token_count for d in drafts),
+            "page_furniture": {"items": cleaned.furniture_items, "texts": cleaned.running()},
+            "hyphens_joined": cleaned.hyphens_joined,
         }
     )
     if ocr_pages is not None:
@@ -227,10 +237,51 @@ def document_ingest(*, document_id: int) -> NextStep:
         info["pages_without_text"] = inspection.pages_without_text
         _stage_done(document_id, stage=Stage.OCR, progress=20, ingest_info=info)
         return NextStep.OCR
+    if document.mime_type == ZIP:
+        return _archive_unpack(document, path)
     conversion = document_convert(path=path, mime_type=document.mime_type)
     document.refresh_from_db()
+    if conversion.attachments:
+        from documents.services.children import children_create  # noqa: PLC0415
+
+        attachments = children_create(document=document, members=conversion.attachments)
+        conversion.info["attachments"] = attachments
     _save_conversion(document, conversion)
     return NextStep.EMBED
+
+
+def _archive_unpack(document: Document, path: Path) -> NextStep:
+    """A ZIP archive: each member becomes a child document; the archive itself completes without chunks.
+
+    Raises:
+        DocumentRejected: ``no_supported_files`` when no member could be ingested.
+    """
+    from documents.services.children import children_create  # noqa: PLC0415
+    from documents.services.formats import zip_members  # noqa: PLC0415
+
+    _advance(document.pk, stage=Stage.PARSING, progress=30)
+    members = children_create(document=document, members=list(zip_members(path)))
+    info = dict(document.ingest_info or {})
+    info.update({"parser": "docintel-zip", "members": members, "chunks": 0})
+    if not any(m["status"] in ("created", "exists") for m in members):
+        Document.objects.filter(pk=document.pk).update(ingest_info=info)
+        codes = sorted({str(m.get("code")) for m in members}) or ["empty archive"]
+        raise DocumentRejected(
+            f"No file of the archive could be ingested ({', '.join(codes)}).", code="no_supported_files"
+        )
+    Document.objects.filter(pk=document.pk, status=Status.PROCESSING, deleted_at__isnull=True).update(
+        status=Status.COMPLETED,
+        stage=Stage.DONE,
+        progress=100,
+        parser="docintel-zip",
+        ingest_info=info,
+        attempts=0,
+        processed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    _publish(document.pk)
+    log.info("document_archive_unpacked", document_id=document.pk, members=len(members))
+    return NextStep.NONE
 
 
 def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
@@ -240,7 +291,7 @@ def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
         OcrEngineUnavailable: the engine or its models are missing here (checked before any work).
         DocumentRejected: the file cannot be read.
     """
-    from documents.services.ocr import ocr_engine_check  # noqa: PLC0415
+    from documents.services.ocr import EASYOCR, ocr_engine_check, ocr_engine_for, scan_language_probe  # noqa: PLC0415
     from documents.services.parsing import document_convert  # noqa: PLC0415
 
     document = document_claim(document_id=document_id, stages=(Stage.OCR,), stage=Stage.OCR, progress=25)
@@ -248,11 +299,23 @@ def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
         return NextStep.NONE
     ocr_engine_check(engine)
     path = _file_path(document)
-    conversion = document_convert(path=path, mime_type=document.mime_type, ocr=True, engine=engine)
+    language = document.language
+    if engine == EASYOCR and not language:
+        language = scan_language_probe(path=path, mime_type=document.mime_type)
+    used, note = ocr_engine_for(engine=engine, language=language)
+    if used != engine:
+        ocr_engine_check(used)
+        log.info("ocr_engine_substituted", document_id=document_id, requested=engine, used=used, language=language)
+    conversion = document_convert(path=path, mime_type=document.mime_type, ocr=True, engine=used)
     document.refresh_from_db()
     pages = list((document.ingest_info or {}).get("pages_without_text") or [])
     info = dict(document.ingest_info or {})
-    info["ocr_engine"] = engine
+    info["ocr_engine"] = used
+    info["ocr_requested_engine"] = engine
+    if note:
+        info["ocr_note"] = note
+    else:
+        info.pop("ocr_note", None)
     document.ingest_info = info
     _save_conversion(document, conversion, ocr_pages=pages)
     return NextStep.EMBED
@@ -266,7 +329,7 @@ def document_embed(*, document_id: int) -> NextStep:
     """
     from documents.services.embeddings import embed_passages  # noqa: PLC0415
     from documents.services.textnorm import sparse_encode  # noqa: PLC0415
-    from documents.services.vectorstore import PointData, points_replace  # noqa: PLC0415
+    from documents.services.vectorstore import PointData, points_replace, points_set_access  # noqa: PLC0415
 
     document = document_claim(
         document_id=document_id, stages=(Stage.EMBEDDING, Stage.INDEXING), stage=Stage.EMBEDDING, progress=60
@@ -307,6 +370,12 @@ def document_embed(*, document_id: int) -> NextStep:
     stored = points_replace(document_id=document.pk, points=points)
     if stored != len(chunks):
         raise VectorStoreUnavailable(f"The vector store holds {stored} points for {len(chunks)} chunks.")
+    # The groups may have changed while the chunks were embedded, and their sync task may have run before these
+    # points were written: read them again and correct the payload (a later change enqueues its own sync).
+    current = sorted(document.access_groups.values_list("id", flat=True))
+    if current != groups:
+        points_set_access(document_id=document.pk, access_group_ids=current)
+        log.info("document_access_resynced", document_id=document.pk, groups=current)
     updated = Document.objects.filter(pk=document_id, status=Status.PROCESSING, deleted_at__isnull=True).update(
         status=Status.COMPLETED, stage=Stage.DONE, progress=100, processed_at=timezone.now(), updated_at=timezone.now()
     )

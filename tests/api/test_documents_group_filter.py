@@ -1,0 +1,26 @@
+"""No ``?group=`` oracle (issue 13, row 7): a reader cannot learn which visible documents other groups share."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_document
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/documents/"
+
+
+def _titles(response) -> set[str]:
+    assert response.status_code == 200, response.content
+    return {d["title"] for d in response.json()["results"]}
+
+
+def test_a_reader_filtering_by_a_group_they_are_not_in_learns_nothing(api_as, reader, librarian, finance, legal):
+    make_document(title="Shared with legal too", groups=[finance, legal])
+    make_document(title="Finance only", groups=[finance])
+    client = api_as(reader)
+    # before: {"Shared with legal too"}, i.e. which of the reader's documents Legal may also read
+    assert _titles(client.get(URL, {"group": legal.pk})) == set()
+    assert _titles(client.get(URL, {"group": finance.pk})) == {"Shared with legal too", "Finance only"}
+    assert _titles(api_as(librarian).get(URL, {"group": legal.pk})) == {"Shared with legal too"}
