@@ -179,8 +179,14 @@ def celery_worker(
     )
 
 
-def vectorstore_server(*, port: int, path: Path, log_dir: Path | None = None) -> ManagedProcess:
-    """``manage.py vectorstore``: the local Qdrant store behind Qdrant's REST API at ``http://127.0.0.1:{port}``."""
+def vectorstore_server(
+    *, port: int, path: Path, log_dir: Path | None = None, api_key: str | None = None
+) -> ManagedProcess:
+    """``manage.py vectorstore``: the Qdrant Edge store behind Qdrant's REST API at ``http://127.0.0.1:{port}``.
+
+    ``api_key`` (passed through the environment, not argv) is then required on every request but the health probes.
+    """
+    extra = {"QDRANT_API_KEY": api_key} if api_key else {}
     return ManagedProcess(
         name="vectorstore",
         argv=[
@@ -194,7 +200,7 @@ def vectorstore_server(*, port: int, path: Path, log_dir: Path | None = None) ->
             "--path",
             str(path),
         ],
-        env=_env(),
+        env=_env(extra, threads=1),
         ready=_http_ok(f"http://127.0.0.1:{port}/readyz"),
         log_path=(log_dir / "vectorstore.log") if log_dir else None,
     )

@@ -229,6 +229,9 @@ DOCINTEL_GUARD_MODEL_DIR: str | None = env.str("GUARD_MODEL_DIR", default=None) 
 DOCINTEL_RETRIEVAL_MODE: str = env.str("RETRIEVAL_MODE", default="hybrid")  # hybrid, dense or keyword
 DOCINTEL_RETRIEVAL_CANDIDATES: int = env.int("RETRIEVAL_CANDIDATES", default=30)  # per search, before fusion
 DOCINTEL_RETRIEVAL_DENSE_WEIGHT: float = env.float("RETRIEVAL_DENSE_WEIGHT", default=0.7)  # keyword: 1 - this
+# Hybrid fusion: "relative" (min-max score fusion of the two legs, in the app), "rrf" or "dbsf" (in the engine, same
+# request). Chosen on the XQuAD dev set (tests/evaluation/test_retrieval_fusion.py).
+DOCINTEL_RETRIEVAL_FUSION: str = env.str("RETRIEVAL_FUSION", default="relative")
 # Below this cosine similarity of the best dense hit (and with no keyword hit) the documents "do not say".
 DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE: float = env.float("RETRIEVAL_MIN_DENSE_SCORE", default=0.80)
 DOCINTEL_HISTORY_TURNS: int = env.int("CHAT_HISTORY_TURNS", default=3)

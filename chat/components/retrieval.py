@@ -68,9 +68,19 @@ def score_fusion(rankings: dict[str, list[tuple[str, float]]], *, weights: dict[
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+FUSIONS = ("relative", "rrf", "dbsf")
+RRF_K = 60
+
+
 @component
 class HybridQdrantRetriever:
-    """Dense + sparse search in Qdrant, filtered by access groups inside Qdrant, fused by relative score.
+    """Dense + sparse search in Qdrant, filtered by access groups inside Qdrant, fused, in one request.
+
+    One Query API batch call per search (``POST /points/query/batch``): the dense leg, the sparse leg and, with
+    ``fusion`` ``rrf`` or ``dbsf``, the fused query (dense and sparse prefetch fused in the engine). The two legs come
+    back in the same round trip, so ``meta`` keeps the exact per-leg ``dense_score``/``keyword_score`` the answering
+    code reads (the fused query alone would only give the fused score). ``relative`` fuses the two legs here
+    (``score_fusion``). ``fusion=None`` reads ``DOCINTEL_RETRIEVAL_FUSION`` at run time.
 
     Outputs ``documents`` (fused, best first, ``meta`` = Qdrant payload plus ``dense_score``/``keyword_score``) and
     the per-mode rankings, so evaluation can compare dense-only, keyword-only and hybrid on the same run.
@@ -84,12 +94,14 @@ class HybridQdrantRetriever:
         timeout: float = 10.0,
         candidates: int = 30,
         dense_weight: float = 0.7,
+        fusion: str | None = None,
     ) -> None:
         self.url = url
         self.dense_weight = dense_weight
         self.api_key = api_key
         self.timeout = timeout
         self.candidates = candidates
+        self.fusion = fusion
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
@@ -103,6 +115,49 @@ class HybridQdrantRetriever:
             )
             self._clients[loop] = client
         return client
+
+    def _fusion(self) -> str:
+        from django.conf import settings
+
+        fusion = self.fusion or settings.DOCINTEL_RETRIEVAL_FUSION
+        if fusion not in FUSIONS:
+            raise ValueError(f"Unknown retrieval fusion {fusion!r}; one of {', '.join(FUSIONS)}")
+        return fusion
+
+    def _requests(
+        self, *, dense: list[float], sparse: Any, query_filter: Any, mode: str, top_k: int
+    ) -> tuple[list[str], list[Any]]:
+        """The named searches of one batch call: ``dense``, ``keyword`` and, fused in the engine, ``fused``."""
+        from qdrant_client import models
+
+        legs: dict[str, tuple[Any, str]] = {}
+        if mode in ("hybrid", "dense"):
+            legs["dense"] = (dense, "dense")
+        if mode in ("hybrid", "keyword") and sparse is not None:
+            legs["keyword"] = (sparse, "sparse")
+        names = list(legs)
+        requests = [
+            models.QueryRequest(
+                query=vector, using=using, filter=query_filter, limit=self.candidates, with_payload=True
+            )
+            for vector, using in legs.values()
+        ]
+        fusion = self._fusion()
+        if mode == "hybrid" and len(legs) == 2 and fusion != "relative":
+            prefetch = [
+                models.Prefetch(query=vector, using=using, filter=query_filter, limit=self.candidates)
+                for vector, using in legs.values()
+            ]
+            query: Any = (
+                models.FusionQuery(fusion=models.Fusion.DBSF)
+                if fusion == "dbsf"
+                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[self.dense_weight, 1.0 - self.dense_weight]))
+            )
+            requests.append(
+                models.QueryRequest(prefetch=prefetch, query=query, filter=query_filter, limit=top_k, with_payload=True)
+            )
+            names.append("fused")
+        return names, requests
 
     @component.output_types(documents=list[Document], dense=list[Document], keyword=list[Document], timing_ms=float)
     async def run_async(  # noqa: PLR0917 - Haystack passes component inputs by name; the signature is the socket list
@@ -121,47 +176,49 @@ class HybridQdrantRetriever:
         from documents.services.vectorstore import collection_name, permission_filter
 
         started = time.perf_counter()
+        empty: dict[str, Any] = {"documents": [], "dense": [], "keyword": [], "timing_ms": 0.0}
         if scope.is_empty:  # default deny: never a query without a filter for a reader
-            return {"documents": [], "dense": [], "keyword": [], "timing_ms": 0.0}
+            return empty
         client = self._client()
         collection = collection_name(len(dense))
         query_filter = permission_filter(group_ids=None if scope.unrestricted else list(scope.group_ids))
-        searches: dict[str, Any] = {}
-        if mode in ("hybrid", "dense"):
-            searches["dense"] = client.query_points(
-                collection, query=dense, using="dense", query_filter=query_filter, limit=self.candidates,
-                with_payload=True,
-            )  # fmt: skip
-        if mode in ("hybrid", "keyword") and sparse_indices:
-            searches["keyword"] = client.query_points(
-                collection, query=models.SparseVector(indices=sparse_indices, values=sparse_values), using="sparse",
-                query_filter=query_filter, limit=self.candidates, with_payload=True,
-            )  # fmt: skip
+        sparse = models.SparseVector(indices=sparse_indices, values=sparse_values) if sparse_indices else None
+        names, requests = self._requests(dense=dense, sparse=sparse, query_filter=query_filter, mode=mode, top_k=top_k)
+        if not requests:
+            return empty
         try:
-            results = dict(zip(searches, await asyncio.gather(*searches.values()), strict=True))
+            responses = await client.query_batch_points(collection, requests=requests)
         except UnexpectedResponse as exc:
             if exc.status_code == 404:  # no collection yet: nothing has been indexed
-                return {"documents": [], "dense": [], "keyword": [], "timing_ms": 0.0}
+                return empty
             raise VectorStoreUnavailable(f"The vector store answered {exc.status_code}.") from exc
         except (ResponseHandlingException, OSError) as exc:
             raise VectorStoreUnavailable(f"The vector store is unreachable: {type(exc).__name__}.") from exc
+        results = dict(zip(names, responses, strict=True))
         per_mode: dict[str, list[Document]] = {}
         payloads: dict[str, dict[str, Any]] = {}
         scores: dict[str, dict[str, float]] = {}
-        for name, response in results.items():
+        for name in ("dense", "keyword"):
+            if name not in results:
+                continue
             docs = []
-            for point in response.points:
+            for point in results[name].points:
                 pid = str(point.id)
                 payloads[pid] = dict(point.payload or {})
                 scores.setdefault(pid, {})[f"{name}_score"] = float(point.score)
                 docs.append(Document(id=pid, content="", meta=payloads[pid], score=float(point.score)))
             per_mode[name] = docs
-        fused = score_fusion(
-            {name: [(d.id, d.score or 0.0) for d in docs] for name, docs in per_mode.items()},
-            weights={"dense": self.dense_weight, "keyword": 1.0 - self.dense_weight},
-        )
+        if "fused" in results:
+            fused = [(str(p.id), float(p.score)) for p in results["fused"].points]
+            for point in results["fused"].points:
+                payloads.setdefault(str(point.id), dict(point.payload or {}))
+        else:
+            fused = score_fusion(
+                {name: [(d.id, d.score or 0.0) for d in docs] for name, docs in per_mode.items()},
+                weights={"dense": self.dense_weight, "keyword": 1.0 - self.dense_weight},
+            )
         documents = [
-            Document(id=pid, content="", meta={**payloads[pid], **scores[pid]}, score=score)
+            Document(id=pid, content="", meta={**payloads[pid], **scores.get(pid, {})}, score=score)
             for pid, score in fused[:top_k]
         ]
         return {

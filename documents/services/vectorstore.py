@@ -1,17 +1,19 @@
 """The Qdrant collection of chunk vectors: naming, creation, upsert, delete, payload sync, permission filter.
 
 Always a remote client (``QdrantClient(url=QDRANT_URL)``): in the embedded mode the URL points at
-``manage.py vectorstore``, which serves the same REST API over a local store.
+``manage.py vectorstore``, which serves the same REST API over Qdrant Edge. Also the backup (snapshots) and the
+migration of an old local-mode store.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from django.conf import settings
@@ -207,3 +209,100 @@ def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
     return models.Filter(
         must=[models.FieldCondition(key="access_group_ids", match=models.MatchAny(any=list(group_ids)))]
     )
+
+
+def collections_backup(*, output: Path, collections: Sequence[str] | None = None) -> list[Path]:
+    """Snapshot every collection (or ``collections``) of the store at ``QDRANT_URL`` and download the archives.
+
+    Uses Qdrant's snapshot API (``POST``/``GET /collections/{name}/snapshots``), which the embedded store and a Qdrant
+    server both serve. Returns the files written under ``output``.
+    """
+    import httpx  # noqa: PLC0415
+
+    client = qdrant_client()
+    output.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    headers = {"api-key": settings.QDRANT_API_KEY} if settings.QDRANT_API_KEY else {}
+    with _unavailable_as_transient():
+        names = list(collections) if collections else [c.name for c in client.get_collections().collections]
+        for name in names:
+            snapshot = client.create_snapshot(name, wait=True)
+            if snapshot is None:
+                continue
+            url = f"{settings.QDRANT_URL.rstrip('/')}/collections/{name}/snapshots/{snapshot.name}"
+            target = output / snapshot.name
+            partial = target.with_name(target.name + ".partial")
+            with httpx.stream("GET", url, headers=headers, timeout=settings.QDRANT_TIMEOUT) as response:
+                response.raise_for_status()
+                with partial.open("wb") as fh:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        fh.write(chunk)
+            partial.replace(target)
+            written.append(target)
+            log.info("vector_collection_backed_up", collection=name, path=str(target), bytes=target.stat().st_size)
+    return written
+
+
+def collections_migrate_local(
+    *, source: Path, batch_size: int = 256, progress: Callable[[str, int, int], None] | None = None
+) -> dict[str, int]:
+    """Copy every collection of an old local-mode store (``QdrantClient(path=source)``) into the store at QDRANT_URL.
+
+    The vectors are kept (nothing is re-embedded): each point is read with its vectors and payload and upserted with
+    the same id, so re-running the migration is harmless. The payload indexes of ``INDEXED_FIELDS`` are created.
+
+    Args:
+        source: the folder holding the local-mode ``meta.json`` and ``collection/``.
+        batch_size: points a request.
+        progress: called with ``(collection, done, total)`` after each batch.
+
+    Returns:
+        Points copied per collection.
+    """
+    from qdrant_client import QdrantClient, models  # noqa: PLC0415
+
+    if not (source / "meta.json").exists():
+        raise FileNotFoundError(f"No local-mode Qdrant store at {source} (meta.json is missing)")
+    local = QdrantClient(path=str(source))
+    target = qdrant_client()
+    copied: dict[str, int] = {}
+    try:
+        for description in local.get_collections().collections:
+            name = description.name
+            info = local.get_collection(name)
+            total = local.count(name, exact=True).count
+            with _unavailable_as_transient():
+                if not target.collection_exists(name):
+                    target.create_collection(
+                        collection_name=name,
+                        vectors_config=info.config.params.vectors or {},
+                        sparse_vectors_config=info.config.params.sparse_vectors,
+                    )
+                    for field, schema in INDEXED_FIELDS.items():
+                        target.create_payload_index(
+                            name, field_name=field, field_schema=models.PayloadSchemaType(schema)
+                        )
+                done, offset = 0, None
+                while True:
+                    records, offset = local.scroll(
+                        name, limit=batch_size, offset=offset, with_payload=True, with_vectors=True
+                    )
+                    if records:
+                        target.upsert(
+                            collection_name=name,
+                            points=[
+                                models.PointStruct(id=r.id, vector=cast(Any, r.vector or {}), payload=r.payload)
+                                for r in records
+                            ],
+                            wait=True,
+                        )
+                    done += len(records)
+                    if progress is not None:
+                        progress(name, done, total)
+                    if offset is None:
+                        break
+                copied[name] = done
+                log.info("vector_collection_migrated", collection=name, points=done)
+    finally:
+        local.close()
+    return copied

@@ -1,15 +1,19 @@
-"""A single-process Qdrant REST endpoint over a local store (``QdrantClient(path=...)``).
+"""The embedded vector store: Qdrant Edge (Qdrant's Rust engine, in-process) behind Qdrant's REST API.
 
-Qdrant's local mode may be opened by one process only, yet the web process, the workers and the tests all need the
-store. This server owns it and speaks the subset of Qdrant's REST API that ``qdrant_client``'s remote client uses,
-so application code always talks to ``QdrantClient(url=QDRANT_URL)``, as with a real Qdrant server.
-Request bodies are parsed into ``qdrant_client.http.models`` and passed to the local client; every answer has
-Qdrant's envelope ``{"result": ..., "status": "ok", "time": ...}``. Requests are served one at a time (a lock),
-as the local store is not thread-safe.
+One process owns the store directory; the web process, the workers and the tests reach it with
+``QdrantClient(url=QDRANT_URL)``, the same code path as a real Qdrant server in production. This module speaks the
+subset of the REST API the app uses (collections, payload indexes, upsert, retrieve, delete, payload, scroll, count,
+query and query batch with prefetch + fusion, snapshots); every other path or method answers Qdrant's error envelope
+``{"status": {"error": ...}, "time": ...}`` with a 4xx. The engine is ``documents.services.vectorstore_edge``.
+
+Security and bounds: binds to 127.0.0.1 by default; when an API key is configured every request but the health
+probes must carry it (``api-key`` header or ``Authorization: Bearer``); bodies are capped (``MAX_BODY_BYTES``), a
+missing, negative or non-numeric ``Content-Length`` on a body, or chunked bodies, get 400; a slow client times out.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import threading
@@ -20,52 +24,64 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import structlog
 
+from documents.services.vectorstore_edge import (
+    MAX_BATCH,
+    MAX_LIMIT,
+    MAX_QUERIES,
+    Collection,
+    EdgeStore,
+    StoreError,
+    edge_filter,
+    point_id,
+    points_from_body,
+    query_request,
+    record_out,
+    scored_out,
+)
+
 log = structlog.get_logger(__name__)
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
-_NAME = r"(?P<name>[^/]+)"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_CONNECTIONS = 64
+READ_TIMEOUT_S = 30.0
+_NAME = r"(?P<name>[^/]{1,255})"
+_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
 
 
-class _HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+def _bad(message: str) -> StoreError:
+    return StoreError(400, f"Bad request: {message}")
 
 
-def _dump(value: Any) -> Any:
-    """JSON-ready form of what the local client returns (pydantic models, lists, tuples, scalars)."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, (list, tuple)):
-        return [_dump(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _dump(v) for k, v in value.items()}
-    return value
+def _validate(model: Any, data: Any) -> Any:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _bad(f"Format error in JSON body: {exc.errors(include_url=False, include_input=False)[:3]}") from None
 
 
 class VectorStoreApp:
-    """Routes Qdrant REST calls to a local Qdrant client."""
+    """Routes Qdrant REST calls to the Edge store."""
 
-    def __init__(self, path: Path) -> None:
-        from qdrant_client import QdrantClient  # noqa: PLC0415 - heavy, server process only
-
+    def __init__(self, path: Path, *, api_key: str | None = None) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self.client = QdrantClient(path=str(path))
-        self.lock = threading.Lock()
-        self.server_version = version("qdrant-client")
+        self.path = path
+        self.api_key = api_key or None
+        self.store = EdgeStore(path)
+        self.server_version = version("qdrant-edge-py")
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
             ("GET", re.compile(r"/collections"), self.collections_list),
             ("GET", re.compile(rf"/collections/{_NAME}"), self.collection_get),
             ("GET", re.compile(rf"/collections/{_NAME}/exists"), self.collection_exists),
             ("PUT", re.compile(rf"/collections/{_NAME}"), self.collection_create),
             ("DELETE", re.compile(rf"/collections/{_NAME}"), self.collection_delete),
-            ("PUT", re.compile(rf"/collections/{_NAME}/index"), self.index_noop),
-            ("DELETE", re.compile(rf"/collections/{_NAME}/index/(?P<field>[^/]+)"), self.index_noop),
+            ("PUT", re.compile(rf"/collections/{_NAME}/index"), self.index_create),
+            ("DELETE", re.compile(rf"/collections/{_NAME}/index/(?P<field>[^/]+)"), self.index_delete),
             ("PUT", re.compile(rf"/collections/{_NAME}/points"), self.points_upsert),
             ("POST", re.compile(rf"/collections/{_NAME}/points"), self.points_retrieve),
             ("GET", re.compile(rf"/collections/{_NAME}/points/(?P<point_id>[^/]+)"), self.point_get),
@@ -78,204 +94,424 @@ class VectorStoreApp:
             ("POST", re.compile(rf"/collections/{_NAME}/points/count"), self.points_count),
             ("POST", re.compile(rf"/collections/{_NAME}/points/query"), self.points_query),
             ("POST", re.compile(rf"/collections/{_NAME}/points/query/batch"), self.points_query_batch),
+            ("POST", re.compile(rf"/collections/{_NAME}/snapshots"), self.snapshot_create),
+            ("GET", re.compile(rf"/collections/{_NAME}/snapshots"), self.snapshot_list),
         ]
 
     # --- dispatch ------------------------------------------------------------------------------------------------
+    def authorized(self, headers: Any) -> bool:
+        if self.api_key is None:
+            return True
+        given = headers.get("api-key") or ""
+        bearer = headers.get("Authorization") or ""
+        if not given and bearer.lower().startswith("bearer "):
+            given = bearer[7:].strip()
+        return hmac.compare_digest(given.encode(), self.api_key.encode())
+
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         """Serve one request; returns the HTTP status and the JSON payload (enveloped)."""
         started = time.perf_counter()
         if method == "GET" and path == "/":
-            return 200, {"title": "qdrant - vector search engine (docintel local)", "version": self.server_version}
-        if method == "GET" and path in ("/healthz", "/readyz", "/livez"):
+            return 200, {"title": "qdrant - vector search engine (docintel edge)", "version": self.server_version}
+        if method == "GET" and path in _OPEN_PATHS:
             return 200, f"{path[1:]} check passed"
         found = [(h, m) for verb, pattern, h in self.routes if verb == method and (m := pattern.fullmatch(path))]
-        if not found:
-            return 404, {"status": {"error": f"Not found: {method} {path}"}, "time": 0.0}
-        handler, match = found[0]
         try:
-            data = json.loads(body) if body else {}
-            with self.lock:
-                result = handler(data, **match.groupdict())
-        except _HttpError as exc:
+            if not found:
+                raise StoreError(404, f"Not found: {method} {path[:200]}")
+            handler, match = found[0]
+            try:
+                data = json.loads(body) if body else {}
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _bad(f"Json deserialize error: {str(exc)[:200]}") from None
+            if not isinstance(data, dict):
+                raise _bad("the body must be a JSON object")
+            result = handler(data, **{k: unquote(v) for k, v in match.groupdict().items()})
+        except StoreError as exc:
             return exc.status, {"status": {"error": exc.message}, "time": time.perf_counter() - started}
-        except (ValueError, TypeError, KeyError, AssertionError) as exc:
-            # pydantic.ValidationError is a ValueError; the local client raises ValueError for a missing collection
-            missing = "not found" in str(exc).lower()
-            status = 404 if missing else 400
-            return status, {"status": {"error": str(exc)[:2000]}, "time": time.perf_counter() - started}
-        return 200, {"result": _dump(result), "status": "ok", "time": time.perf_counter() - started}
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            # Edge raises ValueError/TypeError for input it refuses (wrong types, bad filters)
+            return 400, {"status": {"error": f"Bad request: {str(exc)[:500]}"}, "time": time.perf_counter() - started}
+        except Exception as exc:  # the request boundary: log it and answer the envelope, never drop the connection
+            log.exception("vectorstore_request_failed", method=method, path=path[:200])
+            error = f"Service internal error: {type(exc).__name__}"
+            return 500, {"status": {"error": error}, "time": time.perf_counter() - started}
+        return 200, {"result": result, "status": "ok", "time": time.perf_counter() - started}
 
     # --- collections ---------------------------------------------------------------------------------------------
     def collections_list(self, data: dict[str, Any]) -> Any:
-        return self.client.get_collections()
+        return {"collections": [{"name": name} for name in sorted(self.store.collections)]}
 
     def collection_get(self, data: dict[str, Any], name: str) -> Any:
-        return self.client.get_collection(name)
+        collection = self.store.get(name)
+        with collection.reading():
+            info = collection.shard.info()
+        vectors: Any = dict(collection.definition["vectors"])
+        if set(vectors) == {""}:
+            vectors = vectors[""]
+        sparse = {
+            n: ({"modifier": p["modifier"]} if p["modifier"] else {})
+            for n, p in collection.definition["sparse_vectors"].items()
+        }
+        return {
+            "status": "green",
+            "optimizer_status": "ok",
+            "indexed_vectors_count": info.indexed_vectors_count,
+            "points_count": info.points_count,
+            "segments_count": info.segments_count,
+            "config": {
+                "params": {
+                    "vectors": vectors or None,
+                    "sparse_vectors": sparse or None,
+                    "shard_number": 1,
+                    "replication_factor": 1,
+                    "write_consistency_factor": 1,
+                    "on_disk_payload": True,
+                },
+                "hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 10_000},
+                "optimizer_config": {
+                    "deleted_threshold": 0.2,
+                    "vacuum_min_vector_number": 1000,
+                    "default_segment_number": 0,
+                    "flush_interval_sec": 5,
+                },
+            },
+            "payload_schema": {
+                key: {"data_type": str(index.data_type).rsplit(".", 1)[-1].lower(), "points": index.points}
+                for key, index in info.payload_schema.items()
+            },
+            "created_at": collection.created_at,
+        }
 
     def collection_exists(self, data: dict[str, Any], name: str) -> Any:
-        return {"exists": self.client.collection_exists(name)}
+        return {"exists": name in self.store.collections}
 
     def collection_create(self, data: dict[str, Any], name: str) -> Any:
-        from qdrant_client.http import models  # noqa: PLC0415
-
-        body = models.CreateCollection.model_validate(data)
-        if self.client.collection_exists(name):
-            raise _HttpError(409, f"Wrong input: Collection `{name}` already exists!")
-        return self.client.create_collection(
-            collection_name=name, vectors_config=body.vectors, sparse_vectors_config=body.sparse_vectors
-        )
+        return self.store.create(name, data)
 
     def collection_delete(self, data: dict[str, Any], name: str) -> Any:
-        return self.client.delete_collection(name)
+        return self.store.drop(name)
 
-    def index_noop(self, data: dict[str, Any], name: str, field: str = "") -> Any:
-        """Payload indexes change nothing in local mode (exact search); acknowledge like the server."""
+    def index_create(self, data: dict[str, Any], name: str) -> Any:
+        import qdrant_edge as e  # noqa: PLC0415
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        return models.UpdateResult(operation_id=0, status=models.UpdateStatus.COMPLETED)
+        collection = self.store.get(name)
+        body = _validate(models.CreateFieldIndex, data)
+        schema = body.field_schema
+        if schema is None:
+            raise _bad("field_schema is required")
+        kind = schema.value if isinstance(schema, models.PayloadSchemaType) else str(schema.type.value)
+        edge_kind = getattr(e.PayloadSchemaType, kind.capitalize(), None) if kind.isalpha() else None
+        if edge_kind is None:
+            raise _bad(f"unsupported field_schema {kind}")
+        return self.store.update(collection, [e.UpdateOperation.create_field_index(body.field_name, edge_kind)])
+
+    def index_delete(self, data: dict[str, Any], name: str, field: str) -> Any:
+        import qdrant_edge as e  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        return self.store.update(collection, [e.UpdateOperation.delete_field_index(field)])
 
     # --- points --------------------------------------------------------------------------------------------------
-    def _require(self, name: str) -> None:
-        if not self.client.collection_exists(name):
-            raise _HttpError(404, f"Not found: Collection `{name}` doesn't exist!")
-
-    @staticmethod
-    def _selector(data: dict[str, Any]) -> Any:
-        from qdrant_client.http import models  # noqa: PLC0415
-
-        if data.get("points") is not None:
-            return models.PointIdsList(points=data["points"])
-        if data.get("filter") is not None:
-            return models.FilterSelector(filter=models.Filter.model_validate(data["filter"]))
-        raise _HttpError(400, "Bad request: either `points` or `filter` is required")
-
     def points_upsert(self, data: dict[str, Any], name: str) -> Any:
+        import qdrant_edge as e  # noqa: PLC0415
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        if "batch" in data:
-            return self.client.upsert(name, points=models.PointsBatch.model_validate(data).batch)
-        body = models.PointsList.model_validate(data)
-        return self.client.upsert(name, points=body.points, update_filter=body.update_filter)
+        collection = self.store.get(name)
+        points = points_from_body(data, collection)
+        condition = None
+        if data.get("update_filter") is not None:
+            condition = edge_filter(_validate(models.Filter, data["update_filter"]))
+        return self.store.update(collection, [e.UpdateOperation.upsert_points(points, condition)])
 
     def points_retrieve(self, data: dict[str, Any], name: str) -> Any:
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        body = models.PointRequest.model_validate(data)
-        return self.client.retrieve(
-            name,
-            ids=body.ids,
-            with_payload=body.with_payload if body.with_payload is not None else True,
-            with_vectors=body.with_vector if body.with_vector is not None else False,
-        )
+        from documents.services.vectorstore_edge import _with_payload  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        body = _validate(models.PointRequest, data)
+        ids = [point_id(str(i) if not isinstance(i, int) else i) for i in body.ids]
+        if len(ids) > MAX_LIMIT:
+            raise _bad(f"at most {MAX_LIMIT} ids a retrieve")
+        with collection.reading():
+            records = collection.shard.retrieve(
+                ids,
+                with_payload=_with_payload(body.with_payload, default=True),
+                with_vector=body.with_vector if body.with_vector is not None else False,
+            )
+        return [record_out(r) for r in records]
 
     def point_get(self, data: dict[str, Any], name: str, point_id: str) -> Any:
-        self._require(name)
-        found = self.client.retrieve(name, ids=[int(point_id) if point_id.isdigit() else point_id], with_vectors=True)
+        from documents.services.vectorstore_edge import point_id as parse_id  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        pid = parse_id(int(point_id) if point_id.isdigit() else point_id)
+        with collection.reading():
+            found = collection.shard.retrieve([pid], with_payload=True, with_vector=True)
         if not found:
-            raise _HttpError(404, f"Not found: No point with id {point_id} found")
-        return found[0]
+            raise StoreError(404, f"Not found: No point with id {point_id[:64]} found")
+        return record_out(found[0])
+
+    def _selected(self, data: dict[str, Any]) -> tuple[list[Any] | None, Any]:
+        """``points`` (ids) or ``filter`` of a selector body: exactly one of them."""
+        from qdrant_client.http import models  # noqa: PLC0415
+
+        if data.get("points") is not None:
+            if not isinstance(data["points"], list) or len(data["points"]) > MAX_BATCH:
+                raise _bad(f"points must be a list of at most {MAX_BATCH} ids")
+            return [point_id(p) for p in data["points"]], None
+        if data.get("filter") is not None:
+            return None, edge_filter(_validate(models.Filter, data["filter"]))
+        raise _bad("either `points` or `filter` is required")
 
     def points_delete(self, data: dict[str, Any], name: str) -> Any:
-        self._require(name)
-        return self.client.delete(name, points_selector=self._selector(data))
+        import qdrant_edge as e  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        ids, flt = self._selected(data)
+        op = e.UpdateOperation.delete_points(ids) if ids is not None else e.UpdateOperation.delete_points_by_filter(flt)
+        return self.store.update(collection, [op])
+
+    def _payload(self, data: dict[str, Any]) -> dict[str, Any]:
+        payload = data.get("payload")
+        if not isinstance(payload, dict):
+            raise _bad("payload must be an object")
+        return payload
 
     def payload_set(self, data: dict[str, Any], name: str) -> Any:
-        self._require(name)
-        return self.client.set_payload(name, payload=data["payload"], points=self._selector(data), key=data.get("key"))
+        import qdrant_edge as e  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        payload, (ids, flt), key = self._payload(data), self._selected(data), data.get("key")
+        op = (
+            e.UpdateOperation.set_payload(ids, payload, key)
+            if ids is not None
+            else e.UpdateOperation.set_payload_by_filter(flt, payload, key)
+        )
+        return self.store.update(collection, [op])
 
     def payload_overwrite(self, data: dict[str, Any], name: str) -> Any:
-        self._require(name)
-        return self.client.overwrite_payload(name, payload=data["payload"], points=self._selector(data))
+        import qdrant_edge as e  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        payload, (ids, flt) = self._payload(data), self._selected(data)
+        op = (
+            e.UpdateOperation.overwrite_payload(ids, payload)
+            if ids is not None
+            else e.UpdateOperation.overwrite_payload_by_filter(flt, payload)
+        )
+        return self.store.update(collection, [op])
 
     def payload_delete(self, data: dict[str, Any], name: str) -> Any:
-        self._require(name)
-        return self.client.delete_payload(name, keys=data["keys"], points=self._selector(data))
+        import qdrant_edge as e  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        keys = data.get("keys")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise _bad("keys must be a list of strings")
+        ids, flt = self._selected(data)
+        op = (
+            e.UpdateOperation.delete_payload(ids, keys)
+            if ids is not None
+            else e.UpdateOperation.delete_payload_by_filter(flt, keys)
+        )
+        return self.store.update(collection, [op])
 
     def payload_clear(self, data: dict[str, Any], name: str) -> Any:
-        self._require(name)
-        return self.client.clear_payload(name, points_selector=self._selector(data))
+        import qdrant_edge as e  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        ids, flt = self._selected(data)
+        op = e.UpdateOperation.clear_payload(ids) if ids is not None else e.UpdateOperation.clear_payload_by_filter(flt)
+        return self.store.update(collection, [op])
 
     def points_scroll(self, data: dict[str, Any], name: str) -> Any:
+        import qdrant_edge as e  # noqa: PLC0415
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        body = models.ScrollRequest.model_validate(data)
-        points, next_offset = self.client.scroll(
-            name,
-            scroll_filter=body.filter,
-            limit=body.limit or 10,
-            order_by=body.order_by,
-            offset=body.offset,
-            with_payload=body.with_payload if body.with_payload is not None else True,
-            with_vectors=body.with_vector if body.with_vector is not None else False,
+        from documents.services.vectorstore_edge import _with_payload  # noqa: PLC0415
+
+        collection = self.store.get(name)
+        body = _validate(models.ScrollRequest, data)
+        if body.order_by is not None:
+            raise _bad("order_by is not supported by this store")
+        limit = 10 if body.limit is None else body.limit
+        if not 0 <= limit <= MAX_BATCH:
+            raise _bad(f"scroll limit must be between 0 and {MAX_BATCH}")
+        offset = (
+            None
+            if body.offset is None
+            else point_id(str(body.offset) if not isinstance(body.offset, int) else body.offset)
         )
-        return {"points": points, "next_page_offset": next_offset}
+        request = e.ScrollRequest(
+            offset=offset,
+            limit=limit,
+            filter=edge_filter(body.filter),
+            with_payload=_with_payload(body.with_payload, default=True),
+            with_vector=body.with_vector if body.with_vector is not None else False,
+        )
+        with collection.reading():
+            records, next_offset = collection.shard.scroll(request)
+        return {
+            "points": [record_out(r) for r in records],
+            "next_page_offset": None
+            if next_offset is None
+            else (next_offset if isinstance(next_offset, int) else str(next_offset)),
+        }
 
     def points_count(self, data: dict[str, Any], name: str) -> Any:
+        import qdrant_edge as e  # noqa: PLC0415
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        body = models.CountRequest.model_validate(data)
-        return self.client.count(name, count_filter=body.filter, exact=True)
+        collection = self.store.get(name)
+        body = _validate(models.CountRequest, data)
+        with collection.reading():
+            count = collection.shard.count(e.CountRequest(exact=True, filter=edge_filter(body.filter)))
+        return {"count": count}
 
-    def _query(self, name: str, body: Any) -> Any:
-        return self.client.query_points(
-            name,
-            query=body.query,
-            using=body.using,
-            prefetch=body.prefetch,
-            query_filter=body.filter,
-            search_params=body.params,
-            limit=body.limit if body.limit is not None else 10,
-            offset=body.offset,
-            with_payload=body.with_payload if body.with_payload is not None else False,
-            with_vectors=body.with_vector if body.with_vector is not None else False,
-            score_threshold=body.score_threshold,
-            lookup_from=body.lookup_from,
-        )
+    def _run_queries(self, collection: Collection, requests: list[Any]) -> list[dict[str, Any]]:
+        import qdrant_edge as e  # noqa: PLC0415
+
+        edge_requests = [query_request(r, collection) for r in requests]
+        with collection.reading():
+            if len(edge_requests) == 1:
+                results = [collection.shard.query(edge_requests[0])]
+            else:
+                results = collection.shard.query_batch(e.QueryBatchRequest(edge_requests))
+        return [{"points": [scored_out(p) for p in points]} for points in results]
 
     def points_query(self, data: dict[str, Any], name: str) -> Any:
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        return self._query(name, models.QueryRequest.model_validate(data))
+        collection = self.store.get(name)
+        return self._run_queries(collection, [_validate(models.QueryRequest, data)])[0]
 
     def points_query_batch(self, data: dict[str, Any], name: str) -> Any:
         from qdrant_client.http import models  # noqa: PLC0415
 
-        self._require(name)
-        body = models.QueryRequestBatch.model_validate(data)
-        return [self._query(name, request) for request in body.searches]
+        collection = self.store.get(name)
+        body = _validate(models.QueryRequestBatch, data)
+        if len(body.searches) > MAX_QUERIES:
+            raise _bad(f"at most {MAX_QUERIES} searches a batch")
+        if not body.searches:
+            return []
+        return self._run_queries(collection, body.searches)
+
+    # --- snapshots -----------------------------------------------------------------------------------------------
+    def _snapshot_dir(self, name: str) -> Path:
+        return self.path / "snapshots" / name
+
+    def snapshot_create(self, data: dict[str, Any], name: str) -> Any:
+        collection = self.store.get(name)
+        target = self.store.snapshot(collection, self._snapshot_dir(name))
+        return _snapshot_description(target)
+
+    def snapshot_list(self, data: dict[str, Any], name: str) -> Any:
+        self.store.get(name)
+        folder = self._snapshot_dir(name)
+        return [_snapshot_description(p) for p in sorted(folder.glob("*.snapshot"))] if folder.exists() else []
+
+    def snapshot_file(self, name: str, snapshot: str) -> Path:
+        """The archive of ``GET /collections/{name}/snapshots/{snapshot}`` (served as a file, not JSON)."""
+        self.store.get(name)
+        target = self._snapshot_dir(name) / snapshot
+        if "/" in snapshot or snapshot.startswith(".") or not snapshot.endswith(".snapshot") or not target.is_file():
+            raise StoreError(404, f"Not found: Snapshot {snapshot[:100]} not found")
+        return target
 
     def close(self) -> None:
-        self.client.close()
+        self.store.close()
 
 
-def _handler_for(app: VectorStoreApp) -> type[BaseHTTPRequestHandler]:
+def _snapshot_description(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stat.st_mtime))
+    return {"name": path.name, "creation_time": created, "size": stat.st_size, "checksum": None}
+
+
+_SNAPSHOT_FILE = re.compile(r"/collections/(?P<name>[^/]{1,255})/snapshots/(?P<snapshot>[^/]{1,255})")
+
+
+def _handler_for(app: VectorStoreApp, slots: threading.BoundedSemaphore) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = READ_TIMEOUT_S  # a client that stops sending gets its connection closed, no thread hangs
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            if not slots.acquire(timeout=5.0):
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"status": {"error": "Too many connections"}}, close=True)
+                return
+            try:
+                self._serve_one()
+            finally:
+                slots.release()
+
+        def _serve_one(self) -> None:
+            raw_length = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding"):
+                self._send(
+                    HTTPStatus.BAD_REQUEST,
+                    {"status": {"error": "Bad request: chunked bodies are not accepted"}},
+                    close=True,
+                )
+                return
+            if raw_length is None:
+                length = 0
+            elif not raw_length.strip().isdigit():  # negative, signed or not a number
+                self._send(
+                    HTTPStatus.BAD_REQUEST, {"status": {"error": "Bad request: invalid Content-Length"}}, close=True
+                )
+                return
+            else:
+                length = int(raw_length)
             if length > MAX_BODY_BYTES:
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"status": {"error": "Payload too large"}})
+                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"status": {"error": "Payload too large"}}, close=True)
+                return
+            path = urlsplit(self.path).path.rstrip("/") or "/"
+            if path not in _OPEN_PATHS and path != "/" and not app.authorized(self.headers):
+                if length:
+                    self.rfile.read(length)
+                error = "Must provide an API key or an Authorization bearer token"
+                self._send(HTTPStatus.UNAUTHORIZED, {"status": {"error": error}, "time": 0.0})
                 return
             body = self.rfile.read(length) if length else b""
-            status, payload = app.handle(self.command, urlsplit(self.path).path.rstrip("/") or "/", body)
+            if len(body) != length:
+                self.close_connection = True
+                return
+            if self.command == "GET" and (snap := _SNAPSHOT_FILE.fullmatch(path)):
+                self._send_snapshot(unquote(snap["name"]), unquote(snap["snapshot"]))
+                return
+            status, payload = app.handle(self.command, path, body)
             self._send(status, payload)
 
-        def _send(self, status: int, payload: Any) -> None:
+        def _send_snapshot(self, name: str, snapshot: str) -> None:
+            try:
+                target = app.snapshot_file(name, snapshot)
+            except StoreError as exc:
+                self._send(exc.status, {"status": {"error": exc.message}, "time": 0.0})
+                return
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(target.stat().st_size))
+            self.end_headers()
+            with target.open("rb") as fh:
+                while chunk := fh.read(1024 * 1024):
+                    self.wfile.write(chunk)
+
+        def _send(self, status: int, payload: Any, *, close: bool = False) -> None:
             raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
             self.send_header("Content-Length", str(len(raw)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(raw)
 
-        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
+        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("vectorstore_request", line=format % args)
@@ -283,12 +519,23 @@ def _handler_for(app: VectorStoreApp) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def vectorstore_serve(*, host: str, port: int, path: Path, ready: Callable[[], None] | None = None) -> None:
-    """Serve the local store at ``path`` on ``host:port`` until interrupted."""
-    app = VectorStoreApp(path)
-    server = ThreadingHTTPServer((host, port), _handler_for(app))
+def vectorstore_serve(
+    *, host: str, port: int, path: Path, api_key: str | None = None, ready: Callable[[], None] | None = None
+) -> None:
+    """Serve the Edge store at ``path`` on ``host:port`` until interrupted."""
+    started = time.perf_counter()
+    app = VectorStoreApp(path, api_key=api_key)
+    server = ThreadingHTTPServer((host, port), _handler_for(app, threading.BoundedSemaphore(MAX_CONNECTIONS)))
     server.daemon_threads = True
-    log.info("vectorstore_listening", host=host, port=port, path=str(path))
+    log.info(
+        "vectorstore_listening",
+        host=host,
+        port=port,
+        path=str(path),
+        engine="qdrant-edge",
+        api_key=bool(app.api_key),
+        startup_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
     if ready is not None:
         ready()
     try:

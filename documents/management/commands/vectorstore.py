@@ -1,4 +1,7 @@
-"""``manage.py vectorstore``: serve the local Qdrant store over Qdrant's REST API (embedded mode)."""
+"""``manage.py vectorstore``: serve the embedded store (Qdrant Edge) over Qdrant's REST API (embedded mode).
+
+The API key is ``QDRANT_API_KEY`` (from the environment, never the command line, so ``ps`` does not show it).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 class Command(BaseCommand):
-    help = "Serve the local vector store (QdrantClient(path=...)) on a Qdrant-compatible REST endpoint."
+    help = "Serve the embedded vector store (Qdrant Edge) on a Qdrant-compatible REST endpoint."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -27,4 +30,6 @@ class Command(BaseCommand):
         from documents.services.vectorstore_server import vectorstore_serve  # noqa: PLC0415 - heavy
 
         signal.signal(signal.SIGTERM, _stop)
-        vectorstore_serve(host=options["host"], port=options["port"], path=Path(options["path"]))
+        vectorstore_serve(
+            host=options["host"], port=options["port"], path=Path(options["path"]), api_key=settings.QDRANT_API_KEY
+        )
