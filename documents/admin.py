@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -235,7 +236,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             ((page, page, round(float(score) * 100)) for page, score in scores.items()),
         )
         return format_html(
-            '{}{}{}',
+            "{}{}{}",
             format_html('<span class="di-ocr-engine">{}</span> ', engine) if engine else "",
             pages,
             format_html('<p class="di-ocr-note help">{}</p>', note) if note else "",
@@ -255,20 +256,24 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
                 ((reverse("admin:documents_document_change", args=[c.pk]), c.title) for c in children),
             )
             parts.append(format_html("{}: {}", _("Contains"), links))
-        refused = [m for m in (obj.ingest_info or {}).get("members", []) + (obj.ingest_info or {}).get(
-            "attachments", []) if m.get("status") == "refused"]  # fmt: skip
+        info = obj.ingest_info or {}
+        members = list(info.get("members") or []) + list(info.get("attachments") or [])
+        refused = [m for m in members if m.get("status") == "refused"]
         if refused:
             parts.append(
                 format_html(
                     "{}: {}",
                     _("Refused"),
-                    format_html_join(", ", '{} <code class="di-error-code">{}</code>', (
-                        (m.get("name", ""), m.get("code", "")) for m in refused)),  # fmt: skip
+                    format_html_join(
+                        ", ",
+                        '{} <code class="di-error-code">{}</code>',
+                        ((m.get("name", ""), m.get("code", "")) for m in refused),
+                    ),
                 )
             )
         if not parts:
             return "—"
-        return format_html_join(format_html("<br>"), "{}", ((p,) for p in parts))
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts))  # noqa: S308 - a constant tag
 
     @admin.display(description=_("error"))
     def error_display(self, obj: Document) -> str:
@@ -344,7 +349,9 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             self.message_user(
                 request,
                 ngettext(
-                    "%(n)d document queued for OCR with %(engine)s.", "%(n)d documents queued for OCR with %(engine)s.", done
+                    "%(n)d document queued for OCR with %(engine)s.",
+                    "%(n)d documents queued for OCR with %(engine)s.",
+                    done,
                 )
                 % {"n": done, "engine": engine},
                 messages.SUCCESS,

@@ -88,6 +88,15 @@ class Document(models.Model):
         _("parser"), max_length=64, blank=True, help_text=_("which conversion path produced the chunks")
     )
     ingest_info = models.JSONField(_("ingestion details"), default=dict, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # children are removed through document_delete (vectors first), never by cascade
+        related_name="children",
+        verbose_name=_("contained in"),
+        help_text=_("the e-mail or ZIP archive this document was attached to or packed in"),
+    )
 
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

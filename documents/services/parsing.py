@@ -6,8 +6,10 @@ PDF paths (recorded on ``Document.parser``):
 - ``docling-heuristic-layout``: the same pipeline with DocIntel's model-free layout stage (a Docling layout plugin,
   :mod:`documents.components.heuristic_layout`): pages, boxes, headings from line height; OCR works through it.
 - ``docling-native``: Docling's model-free ``NativePdfPipeline`` (pages and boxes, no headings), by setting.
-Office, HTML, Markdown and CSV use Docling's simple pipelines (no models). ``+tesseract`` marks an OCR pass.
-Never a plain-text fallback without pages.
+Office, HTML, Markdown and CSV use Docling's simple pipelines (no models). ``+tesseract`` marks an OCR pass
+(``+easyocr``, ``+surya`` in the OCR worker). Plain text (``docintel-text``, encoding detected) and e-mail bodies
+(``docintel-email``) are built by :mod:`documents.services.formats`. Never a plain-text fallback for a PDF.
+A PDF with junk before ``%PDF-`` (a byte-order mark) is converted from a copy that starts at the header.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from docintel.errors import DocumentRejected
 from documents.services.validation import (
     CSV,
     DOCX,
+    EML,
     HTML,
     IMAGE_TYPES,
     MARKDOWN,
     PDF,
     PPTX,
+    TEXT,
     XLSM,
     XLSX,
+    pdf_header_offset,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +49,8 @@ PARSER_STANDARD = "docling-standard"
 PARSER_HEURISTIC = "docling-heuristic-layout"
 PARSER_NATIVE = "docling-native"
 PARSER_SIMPLE = "docling-simple"
+PARSER_TEXT = "docintel-text"
+PARSER_EMAIL = "docintel-email"
 OCR_SUFFIX = "+tesseract"
 MIN_TEXT_CHARS_PER_PAGE = 20
 
@@ -69,6 +76,8 @@ class Conversion:
     page_count: int | None
     seconds: float
     ocr_confidence: dict[int, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # format details for ingest_info (encoding, e-mail headers)
+    attachments: list[Any] = field(default_factory=list)  # e-mail attachments (formats.Member), become children
 
 
 def pdf_inspect(path: Path) -> Inspection:
@@ -174,10 +183,18 @@ def _ocr_options(engine: str) -> Any:
     if engine == "easyocr":
         from docling.datamodel.pipeline_options import EasyOcrOptions  # noqa: PLC0415
 
+        from documents.services.ocr import easyocr_models_dir  # noqa: PLC0415
+
+        # English only: EasyOCR has no Greek model (Greek documents are routed to Tesseract, see ocr.py)
         return EasyOcrOptions(
-            lang=["el", "en"], model_storage_directory=settings.DOCINTEL_OCR_MODELS_PATH, download_enabled=False
+            lang=["en"], model_storage_directory=str(easyocr_models_dir()), download_enabled=False, use_gpu=False
         )
     if engine == "surya":
+        import os  # noqa: PLC0415
+
+        from documents.services.ocr import surya_models_dir  # noqa: PLC0415
+
+        os.environ.setdefault("MODEL_CACHE_DIR", str(surya_models_dir()))  # surya reads it when imported
         from docling_surya import SuryaOcrOptions  # type: ignore[import-not-found]  # noqa: PLC0415 - only in the ocr-extra env
 
         return SuryaOcrOptions(lang=["el", "en"])
@@ -260,6 +277,8 @@ def document_convert(*, path: Path, mime_type: str, ocr: bool = False, engine: s
     from docling.datamodel.base_models import ConversionStatus  # noqa: PLC0415
     from docling.exceptions import ConversionError  # noqa: PLC0415
 
+    if mime_type in (TEXT, EML):
+        return _convert_builtin(path=path, mime_type=mime_type)
     if mime_type in _SIMPLE_TYPES:
         parser = PARSER_SIMPLE
     elif mime_type == PDF or mime_type in IMAGE_TYPES:
@@ -269,6 +288,8 @@ def document_convert(*, path: Path, mime_type: str, ocr: bool = False, engine: s
     source = path
     if mime_type == XLSM:
         source = _xlsm_as_xlsx(path)
+    elif mime_type == PDF:
+        source = pdf_without_leading_junk(path)
     started = time.perf_counter()
     try:
         result = _converter(parser, engine).convert(
@@ -304,6 +325,48 @@ def document_convert(*, path: Path, mime_type: str, ocr: bool = False, engine: s
     return Conversion(
         document=result.document, parser=parser, page_count=page_count, seconds=seconds, ocr_confidence=confidence
     )
+
+
+def _convert_builtin(*, path: Path, mime_type: str) -> Conversion:
+    """Plain text and e-mail: documents built by :mod:`documents.services.formats` (no Docling backend)."""
+    from documents.services.formats import email_convert, text_convert  # noqa: PLC0415
+
+    started = time.perf_counter()
+    if mime_type == TEXT:
+        document, encoding = text_convert(path)
+        info: dict[str, Any] = {"encoding": encoding}
+        attachments: list[Any] = []
+        parser = PARSER_TEXT
+    else:
+        document, parsed = email_convert(path)
+        info = {"email": parsed.headers, "body_format": parsed.body_format, "encoding": parsed.charset}
+        attachments = parsed.attachments
+        parser = PARSER_EMAIL
+    seconds = time.perf_counter() - started
+    log.info("document_converted", parser=parser, seconds=round(seconds, 2))
+    return Conversion(
+        document=document, parser=parser, page_count=None, seconds=seconds, info=info, attachments=attachments
+    )
+
+
+def pdf_without_leading_junk(path: Path) -> Path:
+    """``path`` itself, or a temporary copy starting at ``%PDF-`` when junk (a BOM) precedes the header.
+
+    Offsets inside a PDF count from its header, so the copy is the file the producer wrote.
+    """
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    with path.open("rb") as src:
+        offset = pdf_header_offset(src.read(2048), filename=".pdf")
+        if not offset:
+            return path
+        handle, name = tempfile.mkstemp(suffix=".pdf")
+        with open(handle, "wb") as out:
+            src.seek(offset)
+            shutil.copyfileobj(src, out)
+    log.info("pdf_leading_junk_skipped", bytes=offset)
+    return Path(name)
 
 
 def _xlsm_as_xlsx(path: Path) -> Path:

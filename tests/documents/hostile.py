@@ -111,3 +111,53 @@ def encrypted_pdf(user_password: bytes = b"secret", owner_password: bytes = b"ow
         xref,
     )
     return bytes(out)
+
+
+def text_pdf(pages: list[list[tuple[float, float, float, str]]], size: tuple[float, float] = (595, 842)) -> bytes:
+    """A PDF with a real text layer (DejaVu embedded): per page, ``(x, y, points, text)`` lines, y from the bottom."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    font_bytes = DEJAVU.read_bytes()
+    pdf = pdfium.PdfDocument.new()
+    buffer = (ctypes.c_uint8 * len(font_bytes)).from_buffer_copy(font_bytes)
+    font = raw.FPDFText_LoadFont(pdf.raw, buffer, len(font_bytes), raw.FPDF_FONT_TRUETYPE, True)
+    keep = []
+    for lines in pages:
+        page = pdf.new_page(*size)
+        for x, y, points, text in lines:
+            obj = raw.FPDFPageObj_CreateTextObj(pdf.raw, font, points)
+            wide = ctypes.create_string_buffer((text + "\0").encode("utf-16-le"))
+            keep.append(wide)
+            raw.FPDFText_SetText(obj, ctypes.cast(wide, ctypes.POINTER(raw.FPDF_WCHAR)))
+            raw.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
+            raw.FPDFPage_InsertObject(page.raw, obj)
+        raw.FPDFPage_GenerateContent(page.raw)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def text_image(lines: list[str], *, fmt: str = "PNG", size: int = 40) -> bytes:
+    """Lines of text rendered with DejaVu, black on white, in image format ``fmt`` (a scan without text layer)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(DEJAVU), size)
+    image = Image.new("L", (1700, 200 + 90 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((100, 100 + i * 90), line, fill=0, font=font)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    """A ZIP archive holding ``members`` (deflated)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()

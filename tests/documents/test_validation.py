@@ -45,18 +45,18 @@ def test_text_formats_need_a_known_extension_or_an_html_prologue():
     assert _sniff("# Τίτλος\n\nκείμενο".encode(), "notes.md") == v.MARKDOWN
     assert _sniff(b"a,b\n1,2\n", "data.csv") == v.CSV
     assert _sniff(b"<!DOCTYPE html><html><body>x</body></html>", "page") == v.HTML
+    assert _sniff(b"just some text", "notes.txt") == v.TEXT  # issue 16: plain text is a format
     with pytest.raises(UnsupportedFileType):
-        _sniff(b"just some text", "notes.txt")
+        _sniff(b"just some text", "notes")
     with pytest.raises(UnsupportedFileType):
         _sniff(b"MZ\x90\x00\x03\x00\x00\x00" * 4, "setup.pdf")
 
 
-def test_a_plain_zip_is_not_an_office_document():
+def test_a_plain_zip_is_an_archive_not_an_office_document():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("readme.txt", "hello")
-    with pytest.raises(UnsupportedFileType):
-        _sniff(buffer.getvalue(), "x.docx")
+    assert _sniff(buffer.getvalue(), "x.docx") == v.ZIP  # its members are ingested (issue 16), not Word
     with pytest.raises(UnsupportedFileType):
         _sniff(b"PK\x03\x04 broken", "x.docx")
 
