@@ -118,6 +118,13 @@ class RateLimited(DocIntelError):
     default_message = "Too many requests; slow down."
 
 
+class LoginLockedOut(RateLimited):
+    """Too many failed sign-ins for this email address from this client; ``detail.retry_after`` in seconds."""
+
+    code = "login_locked_out"
+    default_message = "Too many failed sign-in attempts; try again later."
+
+
 class TransientError(DocIntelError):
     """A dependency is unavailable for now; the operation may be retried."""
 

@@ -1,4 +1,4 @@
-"""Account services: roles and the development demo users."""
+"""Account services: roles, the development demo users, revocation of a user's JWT refresh tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from docintel.models import User
 from docintel.roles import LIBRARIAN, READER
@@ -63,3 +65,23 @@ def demo_users_ensure() -> list[DemoAccount]:
         user.save()
         user.groups.add(groups[account.role])
     return list(DEMO_ACCOUNTS)
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Blacklist every refresh token of ``user`` that is still outstanding (portal logout, "sign out everywhere").
+
+    Access tokens are short-lived (``SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]``) and expire on their own.
+
+    Args:
+        user: whose tokens to revoke.
+
+    Returns:
+        How many tokens were newly blacklisted.
+    """
+    outstanding = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    ).only("id")
+    created = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    return len(created)

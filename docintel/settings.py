@@ -7,11 +7,13 @@ otherwise start-up stops with :class:`django.core.exceptions.ImproperlyConfigure
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import django_stubs_ext
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +65,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
@@ -84,7 +89,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the 429 page (docintel/auth.py)
 ]
+# Axes first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "docintel.urls"
 ASGI_APPLICATION = "docintel.asgi.application"
@@ -316,7 +325,29 @@ REST_FRAMEWORK: dict[str, Any] = {
     "EXCEPTION_HANDLER": "docintel.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"questions": DOCINTEL_QUESTION_THROTTLE},
 }
-SIMPLE_JWT: dict[str, Any] = {"AUTH_HEADER_TYPES": ("Bearer",), "UPDATE_LAST_LOGIN": True}
+# Refresh tokens rotate: each refresh returns a new one and blacklists the old (token_blacklist app). Logout revokes
+# (docintel/services.py user_tokens_revoke); a password change revokes every token through the password-hash claim.
+SIMPLE_JWT: dict[str, Any] = {
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": True,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
+}
+
+# --- Sign-in lockout (django-axes, docintel/auth.py): after LOGIN_FAILURE_LIMIT failed attempts for one email address
+# from one client IP, that pair is refused (429) on the API, the portal and the admin for LOGIN_COOLOFF_MINUTES after
+# its last attempt. A success resets the count.
+AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "docintel.auth.login_username"
+AXES_CLIENT_IP_CALLABLE = "docintel.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "docintel.auth.lockout_response"
+AXES_VERBOSE = False
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "DocIntel API",
     "DESCRIPTION": "Document intelligence portal: documents, questions with citations, chat sessions, health.",
@@ -334,6 +365,22 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"  # a view that must be framed opts in with @xframe_options_sameorigin
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles from this origin only, no inline code (the templates load
+# static files; a page that needs an inline block uses the per-response nonce). WebSockets are same-origin ('self').
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

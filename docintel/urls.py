@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/login/", views.AdminLoginView.as_view(), name="admin_login"),  # before the admin's own: audited
     path("admin/", admin.site.urls),
     path("api/v1/", include(("docintel.api.urls", "api"), namespace="api")),
     path("", include("chat.urls")),

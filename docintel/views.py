@@ -1,14 +1,24 @@
-"""Project-level pages: the landing redirect and the login/logout views (audited)."""
+"""Project-level pages: the landing redirect and the sign-in/sign-out views of the portal and the admin (audited).
+
+Every sign-in, failed or not, writes an AuditLog row (``login`` or ``login_failed``, with the route). A failed one is
+also counted by django-axes: once locked out the middleware answers 429 (``docintel.auth.lockout_response``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from audit.services import audit_log_write
+from docintel.auth import login_username
+from docintel.services import user_tokens_revoke
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -21,17 +31,71 @@ def home(request: HttpRequest) -> HttpResponse:
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    audit_route = "portal"
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        audit_log_write(action="login", actor=form.get_user(), request=self.request)
+        audit_log_write(
+            action="login", actor=form.get_user(), request=self.request, details={"route": self.audit_route}
+        )
         return response
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        codes = sorted({error.code or "invalid" for errors in form.errors.as_data().values() for error in errors})
+        audit_log_write(
+            action="login_failed",
+            target_type="docintel.user",
+            target_repr=login_username(self.request, {"username": self.request.POST.get("username")}) or "",
+            request=self.request,
+            details={
+                "route": self.audit_route,
+                "reasons": codes,
+                "locked_out": bool(getattr(self.request, "axes_locked_out", False)),
+            },
+        )
+        return super().form_invalid(form)
+
+
+class AdminLoginView(LoginView):
+    """``/admin/login/``: Django's admin sign-in (same form, template and context), audited like the portal's."""
+
+    template_name = "admin/login.html"
+    authentication_form = AdminAuthenticationForm
+    redirect_authenticated_user = False
+    audit_route = "admin"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "GET" and admin.site.has_permission(request):
+            return HttpResponseRedirect(self.get_success_url())
+        request.current_app = admin.site.name
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("admin:index", current_app=admin.site.name)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            {
+                **admin.site.each_context(self.request),
+                "title": _("Log in"),
+                "subtitle": None,
+                "app_path": self.request.get_full_path(),
+                "username": self.request.user.get_username(),
+            }
+        )
+        if not context.get(REDIRECT_FIELD_NAME):
+            context[REDIRECT_FIELD_NAME] = self.get_default_redirect_url()
+        return context
 
 
 class LogoutView(auth_views.LogoutView):
+    """Signing out of the portal also revokes the user's outstanding API refresh tokens."""
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user if request.user.is_authenticated else None
         response = super().post(request, *args, **kwargs)
         if user is not None:
-            audit_log_write(action="logout", actor=user, request=request)
+            revoked = user_tokens_revoke(user=user)
+            audit_log_write(action="logout", actor=user, request=request, details={"tokens_revoked": revoked})
         return response

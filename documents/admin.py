@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+
+import structlog
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -17,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from kombu.exceptions import OperationalError as BrokerError
 
 from audit.services import audit_log_write
 from docintel.admin_audit import AuditedAdminMixin
@@ -25,6 +30,15 @@ from docintel.params import int_list_param
 from documents.models import Chunk, Document
 from documents.services.lifecycle import document_delete, document_reingest, document_reocr, document_upload
 from documents.tasks import sync_document_access
+
+log = structlog.get_logger(__name__)
+
+
+def _enqueue_access_sync(document_id: int) -> None:
+    try:
+        sync_document_access.delay(document_id)
+    except BrokerError as exc:  # the groups are saved; the next sync or re-ingest writes them to the vectors
+        log.error("task_enqueue_failed", task="sync_document_access", document_id=document_id, error=str(exc))
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -304,7 +318,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
                 details={"before": before, "after": after},
             )
             # a task, not an on-commit call: a vector store outage is retried with backoff like any transient error
-            sync_document_access.delay_on_commit(form.instance.pk)
+            transaction.on_commit(partial(_enqueue_access_sync, form.instance.pk))
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj, actor=request.user, request=request)

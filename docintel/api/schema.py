@@ -24,7 +24,7 @@ _DESCRIPTIONS = {
     413: "File too large (file_too_large).",
     415: "Unsupported file or media type (unsupported_file_type, unsupported_media_type).",
     422: "Refused (document_rejected, guardrail_blocked).",
-    429: "Too many requests (rate_limited).",
+    429: "Too many requests (rate_limited, login_locked_out).",
     502: "The language model returned an invalid response (llm_bad_response).",
     503: "A dependency is unavailable (llm_unavailable, embedding_unavailable, vector_store_unavailable).",
     504: "The language model did not answer in time (llm_timeout).",

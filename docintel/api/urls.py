@@ -3,7 +3,14 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from docintel.api.views import HealthView, TokenObtainView, TokenRefreshView, TokenVerifyView, api_not_found
+from docintel.api.views import (
+    HealthView,
+    TokenObtainView,
+    TokenRefreshView,
+    TokenRevokeView,
+    TokenVerifyView,
+    api_not_found,
+)
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
@@ -12,6 +19,7 @@ urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
+    path("auth/logout/", TokenRevokeView.as_view(), name="logout"),
     path("", include("documents.api.urls")),
     path("", include("chat.api.urls")),
     # last: an unknown API path (even one with a newline in it) answers the JSON error shape, not an HTML page

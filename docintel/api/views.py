@@ -1,26 +1,34 @@
-"""Project-level API views: health, JWT tokens, the JSON 404 of unknown API paths."""
+"""Project-level API views: health, JWT tokens (issue, rotate, revoke; audited), the JSON 404 of unknown API paths."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
+from audit.services import audit_log_write
 from docintel.api.fields import (
+    StrictTokenBlacklistSerializer,
     StrictTokenObtainSerializer,
     StrictTokenRefreshSerializer,
     StrictTokenVerifySerializer,
 )
 from docintel.api.schema import error_responses
+from docintel.auth import lockout_error, lockout_retry_after, login_username
 from docintel.errors import NotFound
 from docintel.health import health_check
 
@@ -67,20 +75,102 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
 _TOKEN_ERRORS = error_responses(400, 415)
 
 
-@extend_schema_view(post=extend_schema(responses={200: TokenObtainPairSerializer, **_TOKEN_ERRORS}, auth=[]))
+def _jti(raw: str) -> str:
+    from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415 - loads the blacklist models lazily
+
+    return str(RefreshToken(raw, verify=False).get("jti", ""))  # type: ignore[arg-type]  # simplejwt accepts str
+
+
+@extend_schema_view(
+    post=extend_schema(responses={200: TokenObtainPairSerializer, **_TOKEN_ERRORS, **error_responses(429)}, auth=[])
+)
 class TokenObtainView(jwt_views.TokenObtainPairView):
-    """Email and password in, an access and a refresh token out (``Authorization: Bearer <access>``)."""
+    """Email and password in, an access and a refresh token out (``Authorization: Bearer <access>``).
+
+    Five failed attempts for one email address from one client lock that pair out for 15 minutes:
+    429 ``login_locked_out`` with ``detail.retry_after`` in seconds, and a ``Retry-After`` header.
+    """
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenObtainSerializer
 
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except AuthenticationFailed:
+            locked_out = bool(getattr(request, "axes_locked_out", False))
+            audit_log_write(
+                action="login_failed",
+                target_type="docintel.user",
+                target_repr=login_username(request, serializer.initial_data) or "",
+                request=request._request,
+                details={"route": "api", "locked_out": locked_out},
+            )
+            if locked_out:
+                error = lockout_error()
+                headers = {"Retry-After": str(lockout_retry_after())}
+                return Response(error.as_dict(), status=error.status, headers=headers)
+            raise
+        data = serializer.validated_data
+        audit_log_write(
+            action="token_issued",
+            actor=getattr(serializer, "user", None),
+            request=request._request,
+            details={"grant": "password", "jti": _jti(data["refresh"])},
+        )
+        return _no_store(Response(data))
+
 
 @extend_schema_view(post=extend_schema(responses={200: TokenRefreshSerializer, **_TOKEN_ERRORS}, auth=[]))
 class TokenRefreshView(jwt_views.TokenRefreshView):
-    """A refresh token in, a new access token out."""
+    """A refresh token in, a new access token and a new refresh token out; the one sent is blacklisted (rotation)."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenRefreshSerializer
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        data = serializer.validated_data
+        audit_log_write(
+            action="token_issued",
+            actor=getattr(serializer, "user", None),
+            request=request._request,
+            details={"grant": "refresh", "jti": _jti(data["refresh"])},
+        )
+        return _no_store(Response(data))
+
+
+@extend_schema_view(
+    post=extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The token was revoked."), **_TOKEN_ERRORS},
+        auth=[],
+    )
+)
+class TokenRevokeView(jwt_views.TokenBlacklistView):
+    """Sign out: the refresh token sent is blacklisted and can no longer be refreshed (401 afterwards)."""
+
+    parser_classes = (JSONParser,)
+    serializer_class = StrictTokenBlacklistSerializer
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415
+
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        token = RefreshToken(serializer.initial_data["refresh"], verify=False)
+        user = get_user_model().objects.filter(pk=token.get("user_id")).first()
+        audit_log_write(
+            action="token_revoked", actor=user, request=request._request, details={"jti": str(token.get("jti", ""))}
+        )
+        return Response({})
 
 
 @extend_schema_view(
@@ -94,3 +184,8 @@ class TokenVerifyView(jwt_views.TokenVerifyView):
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenVerifySerializer
+
+
+def _no_store(response: Response) -> Response:
+    response["Cache-Control"] = "no-store"
+    return response

@@ -71,7 +71,11 @@ class DocumentFilterSerializer(serializers.Serializer[None]):
 
     status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
     language = StrictCharField(required=False, max_length=16)
-    group = serializers.IntegerField(required=False, min_value=1, help_text="Id of an access group.")
+    group = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Id of an access group; for a reader, one of their own groups (any other id: no documents).",
+    )
 
 
 class DocumentUploadSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None]):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from docintel.errors import TransientError, VectorStoreUnavailable
 from documents import tasks
 from documents.models import Document
+from documents.services import ingest
 from tests.factories import make_document
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +46,7 @@ def test_an_access_change_in_the_admin_enqueues_the_sync_task_after_commit(
 
 
 def test_the_sync_task_retries_a_store_outage_with_backoff_and_jitter(finance, monkeypatch):
-    task = tasks.sync_document_access
+    task: Any = tasks.sync_document_access
     assert TransientError in task.autoretry_for
     assert task.retry_backoff and task.retry_jitter and task.max_retries >= 3
     doc = make_document(groups=[finance])
@@ -54,14 +57,14 @@ def test_the_sync_task_retries_a_store_outage_with_backoff_and_jitter(finance, m
         if len(calls) < 3:
             raise VectorStoreUnavailable("store down")
 
-    monkeypatch.setattr(tasks.ingest, "document_access_sync", flaky)
+    monkeypatch.setattr(ingest, "document_access_sync", flaky)
     result = task.apply(args=(doc.pk,))
     assert result.successful() and result.result is True
     assert calls == [[finance.pk]] * 3
 
 
 def test_the_sync_task_gives_up_on_a_deleted_document_without_error(monkeypatch):
-    monkeypatch.setattr(tasks.ingest, "document_access_sync", lambda **kwargs: pytest.fail("no sync expected"))
+    monkeypatch.setattr(ingest, "document_access_sync", lambda **kwargs: pytest.fail("no sync expected"))
     assert tasks.sync_document_access.apply(args=(424242,)).result is False
 
 
