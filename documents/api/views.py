@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import audit_log_write
 from docintel.api.pagination import StrictPageNumberPagination
 from docintel.api.permissions import IsLibrarianToWrite
 from docintel.api.schema import error_responses
@@ -149,7 +150,15 @@ class DocumentChunksView(generics.GenericAPIView[Chunk]):
         responses={200: ChunkSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        """The chunks of a document, in reading order."""
+        """The chunks of a document, in reading order (each read is audited)."""
         page = self.paginate_queryset(self.get_queryset())
         assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
+        audit_log_write(
+            action="chunks_read",
+            actor=request.user,
+            target_type="documents.document",
+            target_id=pk,
+            request=request._request,
+            details={"chunk_ids": [chunk.pk for chunk in page]},
+        )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
