@@ -138,6 +138,11 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DATABASES = {"default": _database}
+# The roles the web process and the workers connect as: they may read and append audit rows, nothing more
+# (audit/migrations/0004). Default: the user of DATABASE_URL; list the app's role when a superuser runs migrate.
+DOCINTEL_DB_APP_ROLES: list[str] = env.list(
+    "DATABASE_APP_ROLES", default=[_database["USER"]] if _database.get("USER") else []
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, Celery, Channels --------------------------------------------------------------------------------------
