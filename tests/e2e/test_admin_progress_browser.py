@@ -17,7 +17,7 @@ from playwright.sync_api import sync_playwright
 from docintel import localservers
 from documents.models import Document
 from tests.conftest import REPO
-from tests.e2e.test_chat_browser import CHROMIUM_ARGS
+from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors
 from tests.integration.conftest import wait_terminal, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -67,7 +67,9 @@ def test_librarian_uploads_and_watches_the_progress_bar_reach_completed(ingest_p
     pdf = corpus / "pdf" / "redp5110_sampled.pdf"  # 18 pages: long enough to watch
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US").new_page()
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+        console_errors = _console_errors(context)
+        page = context.new_page()
         frames: list[tuple[float, str]] = []  # (seconds since the socket opened, payload)
 
         def on_socket(ws: Any) -> None:
@@ -77,7 +79,8 @@ def test_librarian_uploads_and_watches_the_progress_bar_reach_completed(ingest_p
 
         page.on("websocket", on_socket)
         try:
-            page.goto(f"{base}/admin/login/")
+            login = page.goto(f"{base}/admin/login/")
+            assert login is not None and "script-src 'self'" in login.headers["content-security-policy"]
             page.fill("#id_username", "librarian@example.com")
             page.fill("#id_password", "pw-librarian-1")
             page.click("input[type=submit]")
@@ -102,6 +105,8 @@ def test_librarian_uploads_and_watches_the_progress_bar_reach_completed(ingest_p
         finally:
             browser.close()
 
+    # The admin pages keep to the Content-Security-Policy: no inline script or style was refused.
+    assert console_errors == [], console_errors
     doc = Document.objects.get()
     assert doc.original_filename == pdf.name and [g.name for g in doc.access_groups.all()] == [finance.name]
     assert wait_terminal([doc.pk])[doc.pk].status == "completed" and doc.chunks.exists()

@@ -54,6 +54,14 @@ def evil_server():
     server.server_close()
 
 
+def _console_errors(context) -> list[str]:
+    """Console errors and uncaught exceptions of every page of ``context`` (CSP violations are console errors)."""
+    errors: list[str] = []
+    context.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    return errors
+
+
 def _injected_session(reader, evil: str) -> ChatSession:
     session = ChatSession.objects.create(user=reader, title="Injected")
     query = Query.objects.create(user=reader, session=session, text="Summarise the memo")
@@ -79,9 +87,11 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+        console_errors = _console_errors(context)
         page = context.new_page()
         try:
-            page.goto(f"{base}/accounts/login/")
+            login = page.goto(f"{base}/accounts/login/")
+            assert login is not None and "script-src 'self'" in login.headers["content-security-policy"]
             page.fill("#id_username", "reader@example.com")
             page.fill("#id_password", "pw-reader-1")
             page.click("button[type=submit]")
@@ -142,5 +152,7 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
             context.close()
             browser.close()
     assert _Evil.hits == []
+    # The Content-Security-Policy holds and nothing on the pages breaks it (no inline script, style or handler).
+    assert console_errors == [], console_errors
     feedback = Response.objects.get(query__session__user=reader, query__text=QUESTION).feedback.get()
     assert (feedback.rating, feedback.comment) == (1, "precise")
