@@ -174,8 +174,9 @@ def _sse(content: bytes) -> list[tuple[str, dict[str, Any]]]:
 def _stream(user, body, accept="text/event-stream"):
     """POST to the SSE endpoint through Django's ASGI handler and read the whole stream."""
 
+    token = RefreshToken.for_user(user).access_token  # writes the outstanding token row: not in the event loop
+
     async def go():
-        token = RefreshToken.for_user(user).access_token
         response = await AsyncClient().post(
             "/api/v1/query/stream",
             body,
