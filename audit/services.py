@@ -159,6 +159,8 @@ def audit_table_protect(*, connection: BaseDatabaseWrapper, app_roles: list[str]
                 continue
             if row[0]:
                 log.warning("audit_app_role_is_superuser", role=role)  # a superuser bypasses every privilege
+            # privileges given to the role directly (ALTER DEFAULT PRIVILEGES, an earlier GRANT) go: only the writer's
+            cursor.execute(f"REVOKE ALL ON audit_auditlog FROM {quote(role)}")
             cursor.execute(f"GRANT {quote(AUDIT_WRITER_ROLE)} TO {quote(role)}")
     log.info("audit_table_protected", owner=AUDIT_OWNER_ROLE, writer=AUDIT_WRITER_ROLE, app_roles=app_roles)
     return True

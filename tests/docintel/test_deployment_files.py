@@ -30,7 +30,7 @@ def test_docker_compose_config_is_valid():
         timeout=60,
         check=True,
     ).stdout.split()
-    assert set(services) == {"postgres", "redis", "qdrant", "ollama", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "qdrant", "ollama", "migrate", "web", "worker"}
 
 
 def test_ci_runs_the_readme_test_command():
