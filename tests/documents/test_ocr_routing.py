@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import sys
 
 import pytest
@@ -36,10 +37,16 @@ def test_unknown_engine_is_refused():
 
 
 def _lay_out(root, engine: str) -> None:
+    """The files the engine loads, as its downloader leaves them (Surya: a manifest per checkpoint + its files)."""
     for name in ocr.MODEL_FILES[engine]:
         path = root / engine / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"weights")
+        if name.endswith("manifest.json"):
+            path.write_text(json.dumps({"files": ["config.json", "model.safetensors"]}))
+            for listed in ("config.json", "model.safetensors"):
+                (path.parent / listed).write_bytes(b"weights")
+        else:
+            path.write_bytes(b"weights")
 
 
 def test_surya_without_weights_fails_fast_naming_every_missing_file(settings, tmp_path):
@@ -47,10 +54,16 @@ def test_surya_without_weights_fails_fast_naming_every_missing_file(settings, tm
     with pytest.raises(OcrEngineUnavailable) as err:
         ocr_engine_check("surya")
     assert err.value.code == "ocr_models_missing"
-    missing = err.value.detail["missing"]
-    assert "text_detection/2025_05_07/model.safetensors" in missing
-    assert "text_recognition/2025_09_23/model.safetensors" in missing
+    assert err.value.detail["missing"] == [
+        "text_detection/2025_05_07/manifest.json",
+        "text_recognition/2025_09_23/manifest.json",
+    ]
     assert err.value.detail["models_dir"] == str(tmp_path / "surya")
+    _lay_out(tmp_path, "surya")
+    (tmp_path / "surya" / "text_recognition/2025_09_23/model.safetensors").unlink()  # a download cut short
+    with pytest.raises(OcrEngineUnavailable) as partial:
+        ocr_engine_check("surya")
+    assert partial.value.detail["missing"] == ["text_recognition/2025_09_23/model.safetensors"]
     settings.DOCINTEL_OCR_MODELS_PATH = None
     with pytest.raises(OcrEngineUnavailable) as unset:
         ocr_engine_check("surya")

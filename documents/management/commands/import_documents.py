@@ -13,7 +13,7 @@ from docintel.errors import DocIntelError, DuplicateDocument
 from documents.services.lifecycle import document_upload
 
 SUFFIXES = {".pdf", ".docx", ".pptx", ".xlsx", ".xlsm", ".html", ".htm", ".md", ".csv", ".png", ".jpg", ".jpeg",
-            ".tif", ".tiff"}  # fmt: skip
+            ".tif", ".tiff", ".webp", ".txt", ".text", ".eml", ".zip"}  # fmt: skip
 
 
 class Command(BaseCommand):
