@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-MODULES = ["benchmarks.answering", "benchmarks.channels", "benchmarks.ingestion"]
+MODULES = ["benchmarks.answering", "benchmarks.channels", "benchmarks.ingestion", "benchmarks.vectorstore"]
 
 
 def main() -> int:

@@ -179,6 +179,21 @@ def celery_worker(
     )
 
 
+def vectorstore_api_key(var_dir: Path) -> str:
+    """The embedded store's API key, kept in ``var_dir/qdrant-api-key`` (mode 0600), created on first use."""
+    import secrets  # noqa: PLC0415
+
+    path = var_dir / "qdrant-api-key"
+    if path.exists() and (key := path.read_text().strip()):
+        return key
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
 def vectorstore_server(
     *, port: int, path: Path, log_dir: Path | None = None, api_key: str | None = None
 ) -> ManagedProcess:

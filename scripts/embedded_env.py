@@ -7,9 +7,11 @@ Only names not already set are printed. The local PostgreSQL and Redis are used 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _port_open(port: int) -> bool:
@@ -37,12 +39,27 @@ def _postgres_url() -> str | None:
     return "postgres://postgres@127.0.0.1:5432/docintel"
 
 
+def _vectorstore_key() -> str:
+    """The embedded vector store's API key (``var/qdrant-api-key``, 0600), made once; the same one runportal uses."""
+    path = Path("var") / "qdrant-api-key"
+    if path.exists() and (key := path.read_text().strip()):
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
 def main() -> int:
     values: dict[str, str] = {"DEBUG": "true", "LOG_JSON": "false"}
     if "DATABASE_URL" not in os.environ:
         values["DATABASE_URL"] = _postgres_url() or "sqlite:///var/db.sqlite3"
     if "REDIS_URL" not in os.environ and _port_open(6379):
         values["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    if "QDRANT_API_KEY" not in os.environ and "QDRANT_URL" not in os.environ:
+        values["QDRANT_API_KEY"] = _vectorstore_key()
     for key, value in values.items():
         if key not in os.environ:
             sys.stdout.write(f"{key}={value}\n")

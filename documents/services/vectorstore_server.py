@@ -14,7 +14,6 @@ missing, negative or non-numeric ``Content-Length`` on a body, or chunked bodies
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import threading
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import orjson
 import structlog
 
 from documents.services.vectorstore_edge import (
@@ -121,8 +121,8 @@ class VectorStoreApp:
                 raise StoreError(404, f"Not found: {method} {path[:200]}")
             handler, match = found[0]
             try:
-                data = json.loads(body) if body else {}
-            except (ValueError, UnicodeDecodeError) as exc:
+                data = orjson.loads(body) if body else {}
+            except orjson.JSONDecodeError as exc:
                 raise _bad(f"Json deserialize error: {str(exc)[:200]}") from None
             if not isinstance(data, dict):
                 raise _bad("the body must be a JSON object")
@@ -437,6 +437,7 @@ _SNAPSHOT_FILE = re.compile(r"/collections/(?P<name>[^/]{1,255})/snapshots/(?P<s
 def _handler_for(app: VectorStoreApp, slots: threading.BoundedSemaphore) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
         timeout = READ_TIMEOUT_S  # a client that stops sending gets its connection closed, no thread hangs
 
         def _serve(self) -> None:
@@ -501,15 +502,16 @@ def _handler_for(app: VectorStoreApp, slots: threading.BoundedSemaphore) -> type
                     self.wfile.write(chunk)
 
         def _send(self, status: int, payload: Any, *, close: bool = False) -> None:
-            raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
-            self.send_header("Content-Length", str(len(raw)))
+            raw = payload.encode() if isinstance(payload, str) else orjson.dumps(payload)
+            kind = "text/plain" if isinstance(payload, str) else "application/json"
+            head = [f"{self.protocol_version} {status} {HTTPStatus(status).phrase}"]
+            head += [f"Content-Type: {kind}", f"Content-Length: {len(raw)}"]
             if close:
-                self.send_header("Connection", "close")
+                head.append("Connection: close")
                 self.close_connection = True
-            self.end_headers()
-            self.wfile.write(raw)
+            self.log_request(status, len(raw))
+            # status line, headers and body in one write: no Nagle / delayed-ACK stall between two small segments
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + raw)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

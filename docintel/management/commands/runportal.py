@@ -6,6 +6,7 @@ an already-open port) is used as it is, not started. Ctrl-C stops everything thi
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
@@ -47,7 +48,13 @@ class Command(BaseCommand):
             plan.append(localservers.embedding_server(port=port, threads=options["threads"], log_dir=log_dir))
         vectorstore = getattr(localservers, "vectorstore_server", None)
         if vectorstore is not None and (port := _local_port(settings.QDRANT_URL)) is not None:
-            plan.append(vectorstore(port=port, path=settings.QDRANT_PATH, log_dir=log_dir))
+            if not settings.QDRANT_API_KEY:  # our own store: a key for it, inherited by the worker and Daphne
+                settings.QDRANT_API_KEY = os.environ["QDRANT_API_KEY"] = localservers.vectorstore_api_key(
+                    settings.VAR_DIR
+                )
+            plan.append(
+                vectorstore(port=port, path=settings.QDRANT_PATH, log_dir=log_dir, api_key=settings.QDRANT_API_KEY)
+            )
         plan.append(localservers.celery_worker(log_dir=log_dir, queues="default"))
         plan.append(localservers.daphne_server(port=options["port"], log_dir=log_dir))
         try:

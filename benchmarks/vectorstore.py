@@ -1,0 +1,347 @@
+"""Vector-store benchmark: the embedded store through ``QdrantClient(url=...)`` vs Qdrant Edge in-process vs numpy.
+
+Side by side in one run, on the same points (random unit 384-d vectors, a sparse keyword vector, payload
+``access_group_ids`` with one of 20 groups, ``document_id``): filtered dense top-10 and filtered hybrid top-10 (dense
+and sparse prefetch of 30 fused by RRF in the engine) for a reader in 2 of 20 groups; recall@10 against the exact
+numpy scan; p50/p95 latency; upsert throughput (the app's way: ``PointStruct`` batches, ``wait=True``); RSS; start-up
+of a populated store. Targets: store p95 <= 3x Edge in-process, recall@10 >= 0.98, upsert >= 5,000 points/s.
+
+``python -m benchmarks.vectorstore --points 10000 100000 [--queries 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DIM = 384
+GROUPS = 20
+VOCAB = 5000
+TERMS = 12
+COLLECTION = "bench"
+CANDIDATES = 30
+TARGETS = {"p95_ratio": 3.0, "recall": 0.98, "upsert": 5000.0}
+
+
+def _rss_mb(pid: int | None = None) -> float:
+    for line in Path(f"/proc/{pid or os.getpid()}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+class Data:
+    """The points and the queries, shared by every backend."""
+
+    def __init__(self, n: int, queries: int, seed: int = 7) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.dense = rng.standard_normal((n, DIM)).astype(np.float32)
+        self.dense /= np.linalg.norm(self.dense, axis=1, keepdims=True)
+        self.groups = rng.integers(0, GROUPS, size=n)
+        zipf = 1.0 / np.arange(1, VOCAB + 1)
+        zipf /= zipf.sum()
+        self.sparse = []
+        for _ in range(n):
+            terms = np.unique(rng.choice(VOCAB, size=TERMS, p=zipf))
+            self.sparse.append((terms.tolist(), rng.uniform(0.5, 2.0, size=len(terms)).round(3).tolist()))
+        self.ids = [str(uuid.uuid5(uuid.NAMESPACE_OID, f"bench:{i}")) for i in range(n)]
+        self.q_dense = rng.standard_normal((queries, DIM)).astype(np.float32)
+        self.q_dense /= np.linalg.norm(self.q_dense, axis=1, keepdims=True)
+        self.q_sparse = []
+        for _ in range(queries):
+            terms = np.unique(rng.choice(VOCAB, size=3, p=zipf))
+            self.q_sparse.append((terms.tolist(), [1.0] * len(terms)))
+        self.q_groups = [rng.choice(GROUPS, size=2, replace=False).tolist() for _ in range(queries)]
+
+    def payload(self, i: int) -> dict[str, Any]:
+        return {"document_id": i // 100, "access_group_ids": [int(self.groups[i])], "chunk_id": i}
+
+
+class Exact:
+    """Exact numpy scan: filtered dense top-10, and RRF (k=2) of exact dense and exact sparse (IDF) top-30."""
+
+    def __init__(self, data: Data) -> None:
+        self.data = data
+        df = np.zeros(VOCAB)
+        for terms, _ in data.sparse:
+            df[terms] += 1
+        n = data.n
+        self.idf = np.log((n - df + 0.5) / (df + 0.5) + 1.0)  # Qdrant's IDF modifier
+        self.postings: dict[int, list[tuple[int, float]]] = {}
+        for i, (terms, values) in enumerate(data.sparse):
+            for t, v in zip(terms, values, strict=True):
+                self.postings.setdefault(t, []).append((i, v))
+
+    def dense_top(self, q: int, k: int) -> list[int]:
+        mask = np.isin(self.data.groups, self.data.q_groups[q])
+        idx = np.flatnonzero(mask)
+        scores = self.data.dense[idx] @ self.data.q_dense[q]
+        top = np.argsort(-scores)[:k]
+        return [int(i) for i in idx[top]]
+
+    def sparse_top(self, q: int, k: int) -> list[int]:
+        allowed = set(self.data.q_groups[q])
+        scores: dict[int, float] = {}
+        for t, qv in zip(*self.data.q_sparse[q], strict=True):
+            for i, v in self.postings.get(t, []):
+                if int(self.data.groups[i]) in allowed:
+                    scores[i] = scores.get(i, 0.0) + qv * v * self.idf[t]
+        return [i for i, _ in sorted(scores.items(), key=lambda x: -x[1])[:k]]
+
+    def hybrid_top(self, q: int, k: int) -> list[int]:
+        fused: dict[int, float] = {}
+        for ranking in (self.dense_top(q, CANDIDATES), self.sparse_top(q, CANDIDATES)):
+            for rank, i in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (2 + rank + 1)
+        return [i for i, _ in sorted(fused.items(), key=lambda x: -x[1])[:k]]
+
+
+def _recall(found: list[list[int]], exact: list[list[int]]) -> float:
+    hits = sum(len(set(f) & set(e)) for f, e in zip(found, exact, strict=True))
+    return hits / max(1, sum(len(e) for e in exact))
+
+
+def bench_store(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
+    """``manage.py vectorstore`` (a real process, API key on) reached with ``QdrantClient(url=...)``."""
+    from qdrant_client import QdrantClient, models
+
+    from docintel import localservers
+
+    key = uuid.uuid4().hex
+    port = localservers.free_port()
+    path = workdir / "store"
+    proc = localservers.vectorstore_server(port=port, path=path, log_dir=workdir, api_key=key)
+    started = time.perf_counter()
+    proc.start()
+    out: dict[str, Any] = {"startup_empty_s": time.perf_counter() - started}
+    url = f"http://127.0.0.1:{port}"
+    client = QdrantClient(url=url, api_key=key, timeout=60, check_compatibility=False, https=False)
+    try:
+        client.create_collection(
+            COLLECTION,
+            vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+            sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        for field in ("document_id", "access_group_ids"):
+            client.create_payload_index(COLLECTION, field_name=field, field_schema=models.PayloadSchemaType.INTEGER)
+        started = time.perf_counter()
+        for start in range(0, data.n, 256):
+            end = min(data.n, start + 256)
+            client.upsert(
+                COLLECTION,
+                points=[
+                    models.PointStruct(
+                        id=data.ids[i],
+                        vector={
+                            "dense": data.dense[i].tolist(),
+                            "sparse": models.SparseVector(indices=data.sparse[i][0], values=data.sparse[i][1]),
+                        },
+                        payload=data.payload(i),
+                    )
+                    for i in range(start, end)
+                ],
+                wait=True,
+            )
+        out["upsert_pps"] = data.n / (time.perf_counter() - started)
+        assert client.count(COLLECTION, exact=True).count == data.n
+        proc.stop()  # start-up of a populated store
+        started = time.perf_counter()
+        proc.start()
+        out["startup_s"] = time.perf_counter() - started
+        client = QdrantClient(url=url, api_key=key, timeout=60, check_compatibility=False, https=False)
+        id_index = {pid: i for i, pid in enumerate(data.ids)}
+
+        def flt(q: int) -> Any:
+            return models.Filter(
+                must=[models.FieldCondition(key="access_group_ids", match=models.MatchAny(any=data.q_groups[q]))]
+            )
+
+        def dense(q: int) -> list[int]:
+            res = client.query_points(
+                COLLECTION, query=data.q_dense[q].tolist(), using="dense", query_filter=flt(q), limit=10
+            )
+            return [id_index[str(p.id)] for p in res.points]
+
+        def hybrid(q: int) -> list[int]:
+            sparse = models.SparseVector(indices=data.q_sparse[q][0], values=data.q_sparse[q][1])
+            res = client.query_points(
+                COLLECTION,
+                prefetch=[
+                    models.Prefetch(query=data.q_dense[q].tolist(), using="dense", limit=CANDIDATES),
+                    models.Prefetch(query=sparse, using="sparse", limit=CANDIDATES),
+                ],
+                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                query_filter=flt(q),
+                limit=10,
+            )
+            return [id_index[str(p.id)] for p in res.points]
+
+        out.update(_time_queries({"dense": dense, "hybrid": hybrid}, queries))
+        out["rss_mb"] = _rss_mb(proc.process.pid if proc.process else None)
+    finally:
+        proc.stop()
+    return out
+
+
+def _time_queries(kinds: dict[str, Any], queries: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, fn in kinds.items():
+        for q in range(min(5, queries)):  # warm-up (page cache, connections)
+            fn(q)
+        latencies, results = [], []
+        for q in range(queries):
+            t = time.perf_counter()
+            results.append(fn(q))
+            latencies.append((time.perf_counter() - t) * 1000)
+        out[name] = {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "results": results}
+    return out
+
+
+def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
+    """The same engine and shard configuration as the store, called in this process (no HTTP)."""
+    import qdrant_edge as e
+
+    from documents.services.vectorstore_edge import _edge_config
+
+    definition = {
+        "vectors": {"dense": {"size": DIM, "distance": "Cosine"}},
+        "sparse_vectors": {"sparse": {"modifier": "idf"}},
+    }
+    path = workdir / "edge" / "shard"
+    rss_before = _rss_mb()
+    shard = e.EdgeShard.create(str(path), _edge_config(definition))
+    for field in ("document_id", "access_group_ids"):
+        shard.update(e.UpdateOperation.create_field_index(field, e.PayloadSchemaType.Integer))
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    for start in range(0, data.n, 256):
+        points = [
+            e.Point(
+                data.ids[i],
+                {"dense": data.dense[i].tolist(), "sparse": e.SparseVector(*data.sparse[i])},
+                data.payload(i),
+            )
+            for i in range(start, min(data.n, start + 256))
+        ]
+        shard.update(e.UpdateOperation.upsert_points(points))
+    out["upsert_pps"] = data.n / (time.perf_counter() - started)
+    shard.flush()
+    shard.close()
+    started = time.perf_counter()
+    shard = e.EdgeShard.load(str(path))
+    out["startup_s"] = time.perf_counter() - started
+    id_index = {pid: i for i, pid in enumerate(data.ids)}
+
+    def flt(q: int) -> Any:
+        return e.Filter(must=[e.FieldCondition(key="access_group_ids", match=e.MatchAny(data.q_groups[q]))])
+
+    def dense(q: int) -> list[int]:
+        req = e.QueryRequest(limit=10, query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense"), filter=flt(q))
+        return [id_index[str(p.id)] for p in shard.query(req)]
+
+    def hybrid(q: int) -> list[int]:
+        req = e.QueryRequest(
+            limit=10,
+            prefetches=[
+                e.Prefetch(limit=CANDIDATES, query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense")),
+                e.Prefetch(limit=CANDIDATES, query=e.Query.Nearest(e.SparseVector(*data.q_sparse[q]), using="sparse")),
+            ],
+            query=cast(Any, e.Fusion.Rrf(k=2)),  # the stub types Fusion's nested classes loosely
+            filter=flt(q),
+        )
+        return [id_index[str(p.id)] for p in shard.query(req)]
+
+    out.update(_time_queries({"dense": dense, "hybrid": hybrid}, queries))
+    out["rss_mb"] = _rss_mb() - rss_before
+    shard.close()
+    return out
+
+
+def bench_exact(data: Data, queries: int) -> dict[str, Any]:
+    exact = Exact(data)
+    out = _time_queries(
+        {"dense": lambda q: exact.dense_top(q, 10), "hybrid": lambda q: exact.hybrid_top(q, 10)}, queries
+    )
+    out["rss_mb"] = (data.dense.nbytes) / 2**20
+    return out
+
+
+def run(n: int, queries: int) -> list[str]:
+    data = Data(n, queries)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-vs-{n}-"))
+    try:
+        exact = bench_exact(data, queries)
+        store = bench_store(data, workdir, queries)
+        edge = bench_edge(data, workdir, queries)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = []
+    for kind in ("dense", "hybrid"):
+        truth = exact[kind]["results"]
+        for name, res in (("store (QdrantClient url)", store), ("Edge in-process", edge), ("numpy exact", exact)):
+            recall = _recall(res[kind]["results"], truth)
+            upsert = f"{res['upsert_pps']:,.0f}" if "upsert_pps" in res else "-"
+            startup = f"{res['startup_s'] * 1000:,.0f} ms" if "startup_s" in res else "-"
+            rows.append(
+                f"| {n:,} | filtered {kind} | {name} | {res[kind]['p50']:.2f} | {res[kind]['p95']:.2f} | "
+                f"{recall:.3f} | {upsert} | {res['rss_mb']:,.0f} | {startup} |"
+            )
+        ratio = store[kind]["p95"] / edge[kind]["p95"]
+        recall = _recall(store[kind]["results"], truth)
+        rows.append(
+            f"| {n:,} | filtered {kind} | **ratio store/Edge p95 {ratio:.2f}x** (target <= {TARGETS['p95_ratio']}x"
+            f" {'ok' if ratio <= TARGETS['p95_ratio'] else 'MISSED'}); store recall@10 {recall:.3f} (target >= "
+            f"{TARGETS['recall']} {'ok' if recall >= TARGETS['recall'] else 'MISSED'}) | | | | | | |"
+        )
+    ok = store["upsert_pps"] >= TARGETS["upsert"]
+    rows.append(
+        f"| {n:,} | upsert | store {store['upsert_pps']:,.0f} points/s (target >= {TARGETS['upsert']:,.0f} "
+        f"{'ok' if ok else 'MISSED'}) | | | | | | |"
+    )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docintel.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DOCINTEL_READ_DOT_ENV", "0")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    header = [
+        "| points | search | backend | p50 ms | p95 ms | recall@10 vs exact | upsert points/s | RSS MB | start-up |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    sys.stdout.write("\n".join(header) + "\n")
+    for n in args.points:
+        for row in run(n, args.queries):
+            sys.stdout.write(row + "\n")
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
