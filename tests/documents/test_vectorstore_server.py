@@ -328,3 +328,34 @@ def test_the_store_binds_to_loopback_by_default():
 
     parser = Command().create_parser("manage.py", "vectorstore")
     assert parser.parse_args([]).host == "127.0.0.1"
+
+
+def test_migrate_copies_a_local_mode_store_with_its_vectors(tmp_path, server_logs, settings):
+    from django.core.management import call_command
+    from qdrant_client import QdrantClient, models
+
+    old = tmp_path / "old"
+    local = QdrantClient(path=str(old))
+    local.create_collection(
+        "docintel_e5_8",
+        vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+        sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+    )
+    points = _points(300)
+    local.upsert("docintel_e5_8", points=points)
+    local.close()
+    proc, url = _start(tmp_path / "new", server_logs)
+    try:
+        settings.QDRANT_URL, settings.QDRANT_API_KEY = url, KEY
+        call_command("vectorstore_migrate", source=str(old), batch_size=128)
+        call_command("vectorstore_migrate", source=str(old), batch_size=128)  # a second run changes nothing
+        client = _client(url)
+        assert client.count("docintel_e5_8").count == 300
+        assert set(client.get_collection("docintel_e5_8").payload_schema) >= {"document_id", "access_group_ids"}
+        got = client.retrieve("docintel_e5_8", ids=[points[7].id], with_vectors=True)[0]
+        assert got.payload == points[7].payload
+        assert got.vector["sparse"].indices == points[7].vector["sparse"].indices
+        hit = client.query_points("docintel_e5_8", query=points[7].vector["dense"], using="dense", limit=1).points[0]
+        assert str(hit.id) == points[7].id and hit.score > 0.999
+    finally:
+        proc.stop()
