@@ -193,16 +193,18 @@ def _hyphenation(document: DoclingDocument, report: CleanReport) -> None:
         report.hyphens_joined += 1
 
 
-def document_clean(document: DoclingDocument) -> CleanReport:
+def document_clean(document: DoclingDocument, *, furniture: bool = True) -> CleanReport:
     """Move page furniture out of the body and join hyphenated words, in place (see the module docstring).
 
     Args:
         document: a converted document; its items keep their pages and boxes.
+        furniture: look for running headers and footers (PDFs and scans; not slides, whose titles repeat).
 
     Returns:
         The furniture found per page and the counts of what changed.
     """
     report = CleanReport()
-    _furniture(document, report)
+    if furniture:
+        _furniture(document, report)
     _hyphenation(document, report)
     return report

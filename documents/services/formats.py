@@ -175,6 +175,8 @@ def email_parse(data: bytes) -> ParsedEmail:
         elif content_type == "text/html" and not filename and disposition != "attachment" and not html:
             html, charset_html = _part_text(part)
             charset = charset or charset_html
+        elif disposition != "attachment" and part.get("content-id") and content_type.startswith("image/"):
+            continue  # an image the HTML body shows inline (a logo, a signature): part of the body, not a document
         elif filename or disposition == "attachment" or not content_type.startswith(("text/", "multipart/")):
             attachments.append(
                 Member(name=filename or "attachment", data=_payload_bytes(part), content_type=content_type)

@@ -178,7 +178,8 @@ def _save_conversion(document: Document, conversion: Any, *, ocr_pages: list[int
     from documents.services.cleaning import document_clean  # noqa: PLC0415 - docling-core, worker only
 
     _advance(document.pk, stage=Stage.CHUNKING, progress=45)
-    cleaned = document_clean(conversion.document)
+    paged = conversion.parser.startswith(("docling-standard", "docling-heuristic", "docling-native"))
+    cleaned = document_clean(conversion.document, furniture=paged)
     drafts = chunks_build(conversion.document)
     if not drafts:
         raise DocumentRejected(

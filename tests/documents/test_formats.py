@@ -239,3 +239,24 @@ def test_pdf_header_must_be_within_the_first_kib():
         _sniff(b"\xef\xbb\xbf" + b" " * 1100 + b"%PDF-1.7\n", "x.pdf")
     # a note that mentions the header is text, not a PDF
     assert _sniff(b"Every PDF starts with %PDF-1.7 as its header.\n", "note.md") == v.MARKDOWN
+
+
+def test_inline_images_of_an_html_mail_are_part_of_the_body_not_documents():
+    from email.mime.image import MIMEImage
+
+    from documents.services.formats import email_parse
+
+    message = MIMEMultipart("related")
+    message["From"] = "Archive <archive@example.org>"
+    message["Subject"] = "Logo"
+    message.attach(MIMEText('<p>See our logo <img src="cid:logo"></p>', "html", "utf-8"))
+    logo = MIMEImage(text_image(["LOGO"]), _subtype="png")
+    logo.add_header("Content-ID", "<logo>")
+    logo.add_header("Content-Disposition", "inline")
+    message.attach(logo)
+    report = MIMEApplication(b"%PDF-1.4 ...", _subtype="pdf")
+    report.add_header("Content-Disposition", "attachment", filename="report.pdf")
+    message.attach(report)
+    parsed = email_parse(message.as_bytes())
+    assert [a.name for a in parsed.attachments] == ["report.pdf"]
+    assert "See our logo" in parsed.body
