@@ -1,0 +1,296 @@
+"""The Edge shards of the store directory: one per collection, their REST definition, writes, optimizer, snapshots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from documents.services.vectorstore_edge.translate import (
+    _NAME_RE,
+    INDEXING_THRESHOLD_KB,
+    OPTIMIZE_AFTER_IDLE_S,
+    StoreError,
+    _bad,
+)
+
+log = structlog.get_logger(__name__)
+
+
+# --- collections ---------------------------------------------------------------------------------------------------
+@dataclass
+class Collection:
+    """One Edge shard and what the REST API declared for it."""
+
+    name: str
+    path: Path
+    shard: Any
+    definition: dict[str, Any]
+    dense: dict[str, int]
+    sparse: set[str]
+    created_at: str
+    operation_id: int = 0
+    last_write: float = 0.0
+    optimized_at: float = field(default_factory=time.monotonic)
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # shared by readers and writers; taken exclusively to snapshot or drop the collection
+    readers: int = 0
+    gate: threading.Condition = field(default_factory=threading.Condition)
+    closing: bool = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self.gate:
+            if self.closing:
+                raise StoreError(404, f"Not found: Collection `{self.name}` doesn't exist!")
+            self.readers += 1
+        try:
+            yield
+        finally:
+            with self.gate:
+                self.readers -= 1
+                self.gate.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self.write_lock, self.gate:
+            self.gate.wait_for(lambda: self.readers == 0)
+            yield
+
+
+def _edge_config(definition: dict[str, Any]) -> Any:
+    import qdrant_edge as e  # noqa: PLC0415
+
+    distances = {n: getattr(e.Distance, n) for n in ("Cosine", "Dot", "Euclid", "Manhattan") if hasattr(e.Distance, n)}
+    vectors = {}
+    for name, params in definition["vectors"].items():
+        if params["distance"] not in distances:
+            raise _bad(f"unsupported distance {params['distance']}")
+        # vectors stay on disk (mmap), paged in by the OS as searches touch them
+        vectors[name] = e.EdgeVectorParams(size=params["size"], distance=distances[params["distance"]], on_disk=True)
+    sparse = {
+        name: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf if params.get("modifier") == "idf" else None)
+        for name, params in definition["sparse_vectors"].items()
+    }
+    return e.EdgeConfig(
+        vectors=vectors or None,
+        sparse_vectors=sparse or None,
+        payload_memory=e.Memory.Cold,
+        optimizers=e.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
+    )
+
+
+def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
+    """The vectors and sparse vectors of a ``CreateCollection`` body, validated, in a JSON-ready form."""
+    from qdrant_client.http import models as m  # noqa: PLC0415
+
+    parsed = m.CreateCollection.model_validate(body)
+    vectors_cfg = parsed.vectors
+    if isinstance(vectors_cfg, m.VectorParams):
+        vectors_cfg = {"": vectors_cfg}
+    vectors: dict[str, Any] = {}
+    for name, params in (vectors_cfg or {}).items():
+        if params.multivector_config is not None:
+            raise _bad("multivectors are not supported by this store")
+        if not 0 < params.size <= 65_536:
+            raise _bad("vector size must be between 1 and 65536")
+        vectors[name] = {"size": params.size, "distance": params.distance.value}
+    sparse = {
+        name: {"modifier": params.modifier.value if params.modifier is not None else None}
+        for name, params in (parsed.sparse_vectors or {}).items()
+    }
+    if not vectors and not sparse:
+        raise _bad("a collection needs vectors or sparse vectors")
+    return {"vectors": vectors, "sparse_vectors": sparse}
+
+
+def _open(name: str, path: Path, definition: dict[str, Any], created_at: str, *, create: bool) -> Collection:
+    from qdrant_edge import EdgeShard  # noqa: PLC0415
+
+    shard_dir = path / "shard"
+    shard = EdgeShard.create(str(shard_dir), _edge_config(definition)) if create else EdgeShard.load(str(shard_dir))
+    return Collection(
+        name=name,
+        path=path,
+        shard=shard,
+        definition=definition,
+        dense={n: int(p["size"]) for n, p in definition["vectors"].items()},
+        sparse=set(definition["sparse_vectors"]),
+        created_at=created_at,
+    )
+
+
+class EdgeStore:
+    """Every collection of the store directory, opened at start (Edge loads segments lazily from disk)."""
+
+    def __init__(self, path: Path) -> None:
+        self.root = path / "edge"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.collections: dict[str, Collection] = {}
+        for folder in sorted(self.root.iterdir()):
+            meta = folder / "collection.json"
+            if not folder.is_dir() or not meta.exists():
+                continue
+            saved = json.loads(meta.read_text())
+            self.collections[folder.name] = _open(
+                folder.name, folder, saved["definition"], saved["created_at"], create=False
+            )
+            log.info("vectorstore_collection_loaded", collection=folder.name)
+        if (path / "collection").is_dir() and (path / "meta.json").exists():
+            log.warning("vectorstore_local_mode_data_found", path=str(path), hint="manage.py vectorstore_migrate")
+        self._stop = threading.Event()
+        self._optimizer = threading.Thread(target=self._optimize_loop, name="edge-optimizer", daemon=True)
+        self._optimizer.start()
+
+    # collections
+    def get(self, name: str) -> Collection:
+        found = self.collections.get(name)
+        if found is None:
+            raise StoreError(404, f"Not found: Collection `{name}` doesn't exist!")
+        return found
+
+    def create(self, name: str, body: dict[str, Any]) -> bool:
+        if not _NAME_RE.fullmatch(name) or name in (".", ".."):
+            raise _bad("collection names are 1-200 letters, digits, '_', '-' or '.'")
+        definition = collection_definition(body)
+        with self.lock:
+            if name in self.collections:
+                raise StoreError(409, f"Wrong input: Collection `{name}` already exists!")
+            folder = self.root / name
+            shutil.rmtree(folder, ignore_errors=True)  # a half-created leftover
+            folder.mkdir(parents=True)
+            created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            collection = _open(name, folder, definition, created_at, create=True)
+            tmp = folder / "collection.json.tmp"
+            tmp.write_text(json.dumps({"definition": definition, "created_at": created_at}))
+            tmp.replace(folder / "collection.json")
+            self.collections[name] = collection
+        log.info("vectorstore_collection_created", collection=name)
+        return True
+
+    def drop(self, name: str) -> bool:
+        with self.lock:
+            collection = self.collections.get(name)
+            if collection is None:
+                return False
+            with collection.exclusive():
+                collection.closing = True
+                del self.collections[name]
+                (collection.path / "collection.json").unlink(missing_ok=True)
+                collection.shard.close()
+            shutil.rmtree(collection.path, ignore_errors=True)
+        log.info("vectorstore_collection_deleted", collection=name)
+        return True
+
+    # writes
+    def update(self, collection: Collection, operations: list[Any]) -> dict[str, Any]:
+        """Apply operations in order (serialised per collection); acknowledged once Edge has them in its WAL."""
+        with collection.write_lock, collection.reading():
+            for op in operations:
+                collection.shard.update(op)
+            collection.operation_id += 1
+            collection.last_write = time.monotonic()
+            return {"operation_id": collection.operation_id, "status": "completed"}
+
+    def _optimize_loop(self) -> None:
+        """Build HNSW and payload indexes (Edge's optimizers) in the background once writes pause."""
+        while not self._stop.wait(0.5):
+            for collection in list(self.collections.values()):
+                idle = time.monotonic() - collection.last_write
+                if collection.last_write > collection.optimized_at and idle >= OPTIMIZE_AFTER_IDLE_S:
+                    collection.optimized_at = time.monotonic()
+                    try:
+                        with collection.reading():
+                            started = time.perf_counter()
+                            changed = collection.shard.optimize()
+                        if changed:
+                            log.info(
+                                "vectorstore_optimized",
+                                collection=collection.name,
+                                seconds=round(time.perf_counter() - started, 2),
+                            )
+                    except StoreError:
+                        continue
+                    except Exception:  # the optimizer thread must survive a failed run; it logs it
+                        log.exception("vectorstore_optimize_failed", collection=collection.name)
+
+    def wait_optimized(self, timeout: float = 600.0) -> None:
+        """Run the optimizers now on every collection (benchmarks, before measuring)."""
+        for collection in list(self.collections.values()):
+            with collection.reading():
+                collection.shard.optimize()
+            collection.optimized_at = time.monotonic()
+
+    # snapshots
+    def snapshot(self, collection: Collection, folder: Path) -> Path:
+        """Flush and archive the collection's shard while no write runs (a consistent copy)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())
+        target = folder / f"{collection.name}-{stamp}-{uuid.uuid4().hex[:6]}.snapshot"
+        partial = target.with_suffix(".partial")
+        with collection.exclusive():
+            collection.shard.flush()
+            with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
+                tar.add(collection.path / "collection.json", arcname="collection.json")
+                tar.add(collection.path / "shard", arcname="shard")
+        partial.replace(target)
+        log.info("vectorstore_snapshot_created", collection=collection.name, path=str(target))
+        return target
+
+    def close(self) -> None:
+        self._stop.set()
+        with self.lock:
+            for collection in self.collections.values():
+                with collection.exclusive():
+                    collection.shard.flush()
+                    collection.shard.close()
+            self.collections.clear()
+
+
+def snapshot_restore(*, snapshot: Path, store_path: Path, collection: str | None = None) -> str:
+    """Unpack a snapshot made by the store into ``store_path`` (the store must be stopped); returns the collection.
+
+    The archive is checked (only ``collection.json`` and ``shard/...`` regular files and folders) and unpacked beside
+    the live folder, loaded once to prove it opens, then swapped in.
+    """
+    from qdrant_edge import EdgeShard  # noqa: PLC0415
+
+    with tarfile.open(snapshot) as tar:
+        members = tar.getmembers()
+        for member in members:
+            parts = Path(member.name).parts
+            if (
+                not parts
+                or parts[0] not in ("collection.json", "shard")
+                or ".." in parts
+                or member.name.startswith("/")
+            ):
+                raise _bad(f"unexpected entry in snapshot: {member.name[:100]}")
+            if not (member.isfile() or member.isdir()):
+                raise _bad(f"unexpected entry type in snapshot: {member.name[:100]}")
+        name = collection or snapshot.name.rsplit("-", 7)[0]
+        if not _NAME_RE.fullmatch(name):
+            raise _bad("invalid collection name")
+        root = store_path / "edge"
+        root.mkdir(parents=True, exist_ok=True)
+        staging = root / f".restore-{name}-{uuid.uuid4().hex[:6]}"
+        tar.extractall(staging, filter="data")
+    EdgeShard.load(str(staging / "shard")).close()
+    live = root / name
+    if live.exists():
+        old = root / f".replaced-{name}-{uuid.uuid4().hex[:6]}"
+        live.replace(old)
+        shutil.rmtree(old, ignore_errors=True)
+    staging.replace(live)
+    return name
