@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
 
     call_command("migrate", verbosity=0)
     from chat.components.prompting import GroundedPromptBuilder
-    from chat.services.answering import _prompt_passages
+    from chat.services.answering import prompt_passages as _prompt_passages
     from chat.services.guards import guards_warm_up, input_guard
     from chat.services.retrieval import passages_retrieve
     from docintel.models import User

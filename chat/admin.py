@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -25,6 +26,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # base for sev
         return False
 
 
+def _decision_html(obj: Response) -> str:
+    """Why this status: the time budget (measured speed, tokens counted, sentences kept) and the checks."""
+    decision = obj.decision or {}
+    budget = decision.get("budget") or {}
+    speed = budget.get("speed") or {}
+    summary = _("%(reason)s · prompt %(counted)s of %(allowed)s tokens · %(tps)s prompt tokens/s (%(how)s)") % {
+        "reason": decision.get("reason", "—"),
+        "counted": budget.get("prompt_tokens_counted", "—"),
+        "allowed": budget.get("allowed_tokens", "—"),
+        "tps": speed.get("prompt_tps", "—"),
+        "how": budget.get("tokenizer") or "—",
+    }
+    return format_html(
+        "<p>{}</p><pre>{}</pre>",
+        summary,
+        json.dumps(decision, ensure_ascii=False, indent=1),
+    )
+
+
 class ResponseInline(admin.StackedInline[Response, Query]):
     model = Response
     can_delete = False
@@ -35,6 +55,7 @@ class ResponseInline(admin.StackedInline[Response, Query]):
         "text",
         "citations_display",
         "model_name",
+        "decision_display",
         "latency_ms",
         "prompt_tokens",
         "completion_tokens",
@@ -54,6 +75,10 @@ class ResponseInline(admin.StackedInline[Response, Query]):
     @admin.display(description=_("citations"))
     def citations_display(self, obj: Response) -> str:
         return _citations_html(obj)
+
+    @admin.display(description=_("answer decision"))
+    def decision_display(self, obj: Response) -> str:
+        return _decision_html(obj)
 
 
 def _citations_html(obj: Response) -> str:
@@ -102,6 +127,7 @@ class ResponseAdmin(ReadOnlyAdmin):
         "text",
         "citations_display",
         "model_name",
+        "decision_display",
         "latency_ms",
         "prompt_tokens",
         "completion_tokens",
@@ -119,7 +145,7 @@ class ResponseAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("total ms"))
     def total_ms(self, obj: Response) -> Any:
-        return (obj.latency_ms or {}).get("total", "—")
+        return (obj.latency_ms or {}).get("total_ms", "—")
 
     @admin.display(description=_("feedback"))
     def feedback_score(self, obj: Response) -> str:
@@ -128,6 +154,10 @@ class ResponseAdmin(ReadOnlyAdmin):
     @admin.display(description=_("citations"))
     def citations_display(self, obj: Response) -> str:
         return _citations_html(obj)
+
+    @admin.display(description=_("answer decision"))
+    def decision_display(self, obj: Response) -> str:
+        return _decision_html(obj)
 
 
 @admin.register(Feedback)

@@ -54,6 +54,7 @@ class Response(models.Model):
     class Status(models.TextChoices):
         STREAMING = "streaming", _("Streaming")
         COMPLETED = "completed", _("Completed")
+        EXTRACTIVE = "extractive", _("Quoted from the sources")
         NO_ANSWER = "no_answer", _("Not in the documents")
         BLOCKED = "blocked", _("Blocked")
         CANCELLED = "cancelled", _("Cancelled")
@@ -69,6 +70,12 @@ class Response(models.Model):
     prompt_hash = models.CharField(_("prompt hash"), max_length=64, blank=True)
     guard_verdicts = models.JSONField(_("guard verdicts"), default=dict, blank=True)
     latency_ms = models.JSONField(_("latency split (ms)"), default=dict, blank=True)
+    decision = models.JSONField(
+        _("answer decision"),
+        default=dict,
+        blank=True,
+        help_text=_("the time budget (measured speed, prompt tokens counted, sentences kept) and why this status"),
+    )
     prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), default=0)
     completion_tokens = models.PositiveIntegerField(_("completion tokens"), default=0)
     created_at = models.DateTimeField(_("started"), auto_now_add=True)

@@ -18,6 +18,7 @@ from chat.services.sessions import (
     feedback_for_responses,
     feedback_submit,
     page_image_render,
+    quote_split,
     session_create,
     session_for_user,
     session_history,
@@ -74,6 +75,7 @@ def _page_strings() -> dict[str, str]:
         "stopped": _("Stopped."),
         "failed": _("The answer could not be completed."),
         "blocked": _("This answer was blocked by the content safety rules."),
+        "extractive": _("Quoted from the sources: the language model could not give a supported answer in time."),
         "pending": _("The answer is still being written."),
         "image_blocked": _("image not loaded"),
         "link_blocked": _("external link"),
@@ -132,7 +134,8 @@ def document_source(request: HttpRequest, document_id: int) -> HttpResponse:
         request=request,
         details={"chunk_id": chunk_id, "chunk_ids": shown},
     )
-    return render(request, "documents/source.html", {"view": view})
+    quoted = quote_split(view.cited.text, request.GET.get("quote", "")[:600]) if view.cited else None
+    return render(request, "documents/source.html", {"view": view, "quoted": quoted})
 
 
 @login_required

@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (session or JWT auth, origin checked)."""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -12,10 +13,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import websocket_urlpatterns as chat_ws  # noqa: E402
+from chat.services.answering.warmup import answering_warm_up_soon  # noqa: E402 - light; its heavy parts load lazily
 from docintel.ws_auth import JWTSubprotocolAuthMiddleware  # noqa: E402
 from documents.routing import websocket_urlpatterns as document_ws  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
@@ -23,3 +25,13 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The router, which also starts warming the answering path in the background on the server's first connection.
+
+    So the first reader's question does not spend its time budget loading LLM Guard and measuring the model.
+    """
+    if scope["type"] in ("http", "websocket"):
+        answering_warm_up_soon()
+    await router(scope, receive, send)

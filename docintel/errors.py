@@ -25,6 +25,17 @@ class DocIntelError(Exception):
         """Return the public shape ``{"code", "message", "detail"}``."""
         return {"code": self.code, "message": self.message, "detail": self.detail}
 
+    _by_code: ClassVar[dict[str, type[DocIntelError]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        DocIntelError._by_code.setdefault(cls.code, cls)
+
+    @classmethod
+    def for_code(cls, code: str) -> type[DocIntelError]:
+        """The error class of ``code`` (the family's base for a code it does not define)."""
+        return cls._by_code.get(code, DocIntelError)
+
 
 class InvalidInput(DocIntelError):
     code = "invalid_input"

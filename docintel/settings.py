@@ -210,6 +210,14 @@ LLM_FIRST_TOKEN_TIMEOUT: float = env.float("LLM_FIRST_TOKEN_TIMEOUT", default=30
 LLM_MAX_TOKENS: int = env.int("LLM_MAX_TOKENS", default=512)
 LLM_TEMPERATURE: float = env.float("LLM_TEMPERATURE", default=0.1)
 LLM_CONTEXT_TOKENS: int = env.int("LLM_CONTEXT_TOKENS", default=4096)
+# The answer's time budget (chat/services/answering/budget.py): the prompt is sized so that the first token arrives
+# within ANSWER_FIRST_TOKEN_TARGET s at the LLM's measured prompt speed. With no token by target + grace, or a
+# silence of ANSWER_STALL_SECONDS between tokens, the reader gets the extractive (quoted) answer instead.
+ANSWER_FIRST_TOKEN_TARGET: float = env.float("ANSWER_FIRST_TOKEN_TARGET", default=8.0)
+ANSWER_FIRST_TOKEN_GRACE: float = env.float("ANSWER_FIRST_TOKEN_GRACE", default=1.5)
+ANSWER_STALL_SECONDS: float = env.float("ANSWER_STALL_SECONDS", default=5.0)
+# How long a measured LLM speed is trusted before it is measured again (seconds); observed answers refresh it.
+ANSWER_SPEED_TTL: int = env.int("ANSWER_SPEED_TTL", default=6 * 3600)
 
 EMBEDDING_BASE_URL: str = env.str("EMBEDDING_BASE_URL", default="http://127.0.0.1:8082/v1")
 EMBEDDING_MODEL: str = env.str("EMBEDDING_MODEL", default="e5")

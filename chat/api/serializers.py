@@ -41,7 +41,14 @@ class AnswerSerializer(serializers.Serializer[Any]):
     citations = CitationSerializer(many=True)
     response_id = serializers.IntegerField()
     query_id = serializers.IntegerField()
-    status = serializers.CharField(help_text="completed, no_answer, blocked, cancelled or failed.")
+    status = serializers.ChoiceField(
+        choices=["completed", "extractive", "no_answer"],
+        help_text=(
+            "completed: generated and supported by the cited passages; extractive: the passages' own sentences, "
+            "quoted, because generation could not deliver (model down, too slow, stalled, blocked, unsupported or "
+            "in another language); no_answer: the documents the reader may see do not say."
+        ),
+    )
 
 
 class SessionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer[ChatSession]):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from chat.components.scope import AccessScope
+from chat.services.pipelines_cache import loop_pipeline
 from documents.models import Chunk, Document
 
 
@@ -129,22 +128,6 @@ def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -
     return out
 
 
-_pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-
-
-def _retrieval_pipeline() -> Any:
-    """One warmed retrieval pipeline per event loop (its HTTP clients belong to the loop)."""
-    loop = asyncio.get_running_loop()
-    pipeline = _pipelines.get(loop)
-    if pipeline is None:
-        from chat.pipelines.answering import retrieval_pipeline
-
-        pipeline = retrieval_pipeline()
-        pipeline.warm_up()
-        _pipelines[loop] = pipeline
-    return pipeline
-
-
 async def passages_retrieve(
     *, user: Any, text: str, top_k: int | None = None, mode: str | None = None, hydrate: bool = True
 ) -> RetrievalResult:
@@ -173,7 +156,7 @@ async def passages_retrieve(
         return RetrievalResult(passages=[])
     started = time.perf_counter()
     try:
-        result = await _retrieval_pipeline().run_async(
+        result = await loop_pipeline("retrieval_pipeline").run_async(
             {
                 "encoder": {"text": text},
                 "retriever": {"scope": scope, "top_k": k, "mode": mode or settings.DOCINTEL_RETRIEVAL_MODE},

@@ -262,3 +262,18 @@ def page_image_render(*, user: User | Any, document_id: int, page: int) -> Path:
     if not target.is_file():
         raise NotFound
     return target
+
+
+def quote_split(text: str, quote: str) -> tuple[str, str, str] | None:
+    """``text`` cut around the first verbatim occurrence of ``quote`` (the citation's words), or None.
+
+    The source view highlights the quoted sentence inside the cited passage; a quote not found (edited, or
+    tampered with in the URL) highlights the passage only.
+    """
+    quote = quote.strip()
+    if len(quote) < 3:
+        return None
+    at = text.find(quote)
+    if at < 0:
+        return None
+    return text[:at], text[at : at + len(quote)], text[at + len(quote) :]

@@ -225,8 +225,10 @@
     setStreaming(false);
     if (event.response_id) answer.dataset.responseId = event.response_id;
     if (event.type === "answer") {
-      answer.className = "answer status-" + (event.status || "completed");
+      var answered = event.status === "completed" || event.status === "extractive" || !event.status;
+      answer.className = "answer status-" + (event.status || "completed") + (answered ? " answered" : "");
       renderMarkdown(answer.querySelector(".md"), event.text, event.citations);
+      if (event.status === "extractive") note(answer, strings.extractive, "muted");
       if (event.citations && event.citations.length) {
         var box = el("div", "citations");
         event.citations.forEach(function (c) { box.appendChild(chip(c)); });
@@ -310,7 +312,7 @@
         // After a reconnect: the answer we were streaming, if the server has finished it.
         var last = event.items[event.items.length - 1];
         if (last && last.status !== "streaming") {
-          finish(last.status === "completed" || last.status === "no_answer"
+          finish(last.status === "completed" || last.status === "no_answer" || last.status === "extractive"
             ? { type: "answer", text: last.text, citations: last.citations, response_id: last.response_id, status: last.status }
             : { type: "error", code: last.status === "cancelled" ? "cancelled" : "failed", response_id: last.response_id });
         } else {

@@ -49,7 +49,8 @@ def test_streamed_answer_arrives_token_by_token_with_resolved_citations(indexed,
     assert final["type"] == "answer", final
     assert len(tokens) >= 3  # streamed, not one block
     assert all(e["type"] == "token" for e in events[:-1])
-    assert final["status"] == "completed"
+    # generated and supported by its passages, or (a 135M model often is not) the passages quoted instead
+    assert final["status"] in ("completed", "extractive"), final
     assert final["citations"], final
     chunk_by_id = {c.pk: c for c in chunks}
     for citation in final["citations"]:
@@ -58,10 +59,14 @@ def test_streamed_answer_arrives_token_by_token_with_resolved_citations(indexed,
         assert citation["page"] == chunk.page_start
         assert citation["location"] == f"p. {chunk.page_start}"
         assert citation["quote"] and citation["quote"] in chunk.text
-        assert citation["url"] == f"/documents/{doc.pk}/source/?chunk={chunk.pk}"
+        assert citation["url"].startswith(f"/documents/{doc.pk}/source/?chunk={chunk.pk}&quote=")
     response = Response.objects.get(pk=final["response_id"])
-    assert response.status == Response.Status.COMPLETED
+    assert response.status == final["status"]
     assert response.text == final["text"]
+    budget = response.decision["budget"]
+    assert budget["generate"] is True and budget["tokenizer"] == "server"
+    assert 0 < budget["prompt_tokens_counted"] <= budget["allowed_tokens"]
+    assert budget["speed"]["prompt_tps"] > 0 and budget["kept"][0]["chunk_id"] in chunk_by_id
     assert response.model_name == stack_model()
     assert {r["chunk_id"] for r in response.retrieved} <= set(chunk_by_id)
     assert len(response.prompt_hash) == 64
@@ -115,7 +120,7 @@ def test_blocked_question_is_refused_with_a_code_and_audited(indexed, reader, se
 
 def test_answer_sync_returns_the_same_shape_and_raises_coded_errors(indexed, reader):
     result = answer_sync(user=reader, text="When was the Kestrel reservoir completed?")
-    assert result.status == "completed" and result.text
+    assert result.status in ("completed", "extractive") and result.text and result.citations
     assert Response.objects.get(pk=result.response_id).query_id == result.query_id
     assert Query.objects.get(pk=result.query_id).channel == "api"
     with pytest.raises(GuardrailBlocked) as info:
@@ -131,7 +136,8 @@ def test_follow_up_is_condensed_from_the_session_history(indexed, reader):
     assert second[-1]["type"] == "answer"
     query = Query.objects.get(pk=second[-1]["query_id"])
     assert query.standalone_text and query.standalone_text != query.text
-    assert second[-1]["status"] == "completed"  # the standalone question found the dam passages
+    assert second[-1]["status"] in ("completed", "extractive")  # the standalone question found the dam passages
+    assert second[-1]["citations"]
 
 
 def test_cancel_stops_generation_and_stores_a_cancelled_response(indexed, reader, settings):
@@ -166,16 +172,47 @@ def test_a_caller_that_stops_reading_after_the_final_event_leaves_one_completed_
 
     final = asyncio.run(first_answer_then_close())
     responses = Response.objects.filter(query_id=final["query_id"])
-    assert [r.status for r in responses] == [Response.Status.COMPLETED]
+    assert [r.status for r in responses] == [final["status"]]
+    assert final["status"] in (Response.Status.COMPLETED, Response.Status.EXTRACTIVE)
 
 
-def test_a_greek_question_over_greek_passages_is_answered_within_the_context(stack, finance, reader):
-    # ~1,500 prompt tokens on one CPU thread take longer than the default first-token timeout on this machine
-    stack.LLM_FIRST_TOKEN_TIMEOUT = 240
+def test_the_budget_keeps_a_greek_prompt_within_the_target_at_the_measured_speed(stack, finance, reader):
+    """A long Greek passage (3.2x the tokens of English) on the real one-thread llama.cpp, with the default target.
+
+    The plan counts the prompt with the server's tokenizer and keeps only the sentences that match the question, so
+    the counted prompt fits what the measured speed reads within the target; the reader gets a cited answer (the
+    model's, in Greek, or the Greek quote) and the first visible text comes within the target plus its grace.
+    """
+    from django.conf import settings
+
     doc = make_document(title="Φράγμα Κέστρελ", groups=[finance], language="el")
-    long_greek = "Το φράγμα του ταμιευτήρα Κέστρελ έχει ύψος εβδομήντα ένα μέτρα και σχεδιάστηκε από τη Μαρία. " * 12
-    index_document(doc, [long_greek, long_greek.replace("Μαρία", "Ελένη"), long_greek], pages=[1, 2, 3])
-    events = asyncio.run(collect(user=reader, text="Πόσο ψηλό είναι το φράγμα Κέστρελ;"))
+    filler = "Η περιοχή γύρω από τη λίμνη έχει πολλά μονοπάτια για περίπατο και ποδήλατο. " * 6
+    long_greek = filler + "Το φράγμα του ταμιευτήρα Κέστρελ έχει ύψος εβδομήντα ένα μέτρα. " + filler
+    index_document(doc, [long_greek, long_greek.replace("εβδομήντα ένα", "ογδόντα"), filler], pages=[1, 2, 3])
+
+    async def timed():
+        started = asyncio.get_running_loop().time()
+        first = None
+        events = []
+        async for event in answer_stream(user=reader, text="Πόσο ύψος έχει το φράγμα Κέστρελ;"):
+            if first is None:
+                first = asyncio.get_running_loop().time() - started
+            events.append(event)
+        return events, first
+
+    events, first_visible = asyncio.run(timed())
     final = events[-1]
-    assert final["type"] == "answer", final  # not llm_bad_response: the prompt fits the model's context
-    assert final["status"] == "completed"
+    assert final["type"] == "answer", final
+    assert final["status"] in ("completed", "extractive")
+    assert final["citations"] and final["citations"][0]["document_id"] == doc.pk
+    assert "εβδομήντα ένα μέτρα" in final["text"] or final["status"] == "completed"
+    response = Response.objects.get(pk=final["response_id"])
+    budget = response.decision["budget"]
+    assert budget["tokenizer"] == "server"
+    speed = budget["speed"]["prompt_tps"]
+    assert budget["allowed_tokens"] <= speed * settings.ANSWER_FIRST_TOKEN_TARGET
+    if budget["generate"]:
+        assert budget["prompt_tokens_counted"] <= budget["allowed_tokens"]
+        kept = budget["kept"][0]
+        assert kept["sentences"] and len(kept["sentences"]) < 13  # sentences, not the whole chunk
+    assert first_visible is not None  # its time is measured by `make bench` (benchmarks/answer_quality.py)

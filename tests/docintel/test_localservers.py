@@ -62,3 +62,21 @@ def test_health_is_ok_when_every_dependency_answers(client, settings, llm_url, e
     assert body["status"] == "ok"
     assert set(body["checks"]) == {"database", "redis", "qdrant", "llm", "embeddings"}
     assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_background_servers_run_niced_so_a_readers_answer_keeps_its_core(server_logs):
+    """`make run` starts the worker and the ingestion embedder at nice 10 (README, "CPU on the embedded default")."""
+    import os
+
+    port = localservers.free_port()
+    proc = localservers.embedding_server(port=port, log_dir=server_logs, name="embeddings-ingest", nice=10)
+    proc.start(timeout=60)
+    try:
+        assert proc.process is not None
+        assert os.getpriority(os.PRIO_PROCESS, proc.process.pid) == 10
+        assert proc.log_path is not None and proc.log_path.name == "embeddings-ingest.log"
+    finally:
+        proc.stop()
+    worker = localservers.celery_worker(log_dir=server_logs, nice=10)
+    assert worker.argv[:3] == ["nice", "-n", "10"]
+    assert localservers.celery_worker(log_dir=server_logs).argv[0].endswith("celery")

@@ -110,12 +110,12 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
             )
             assert page.is_visible("#stop")
             page.screenshot(path=str(SCREENSHOTS / "chat-streaming.png"))
-            page.wait_for_selector("#exchanges .answer.status-completed .citations .chip", timeout=90_000)
+            page.wait_for_selector("#exchanges .answer.answered .citations .chip", timeout=90_000)
             assert page.is_hidden("#stop")
-            assert page.locator("#exchanges .answer.status-completed form.feedback").count() == 1
+            assert page.locator("#exchanges .answer.answered form.feedback").count() == 1
             page.screenshot(path=str(SCREENSHOTS / "chat-answer.png"), full_page=True)
 
-            chip = page.locator("#exchanges .answer.status-completed .citations .chip").first
+            chip = page.locator("#exchanges .answer.answered .citations .chip").first
             assert (chip.get_attribute("href") or "").startswith(f"/documents/{doc.pk}/source/?chunk=")
             with context.expect_page() as opened:
                 chip.click()
@@ -129,9 +129,9 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
             source.screenshot(path=str(SCREENSHOTS / "source-view.png"), full_page=True)
 
             # Thumbs up with a comment on the streamed answer.
-            page.fill("#exchanges .answer.status-completed form.feedback input[name=comment]", "precise")
-            page.click("#exchanges .answer.status-completed form.feedback button[value='1']")
-            page.wait_for_selector("#exchanges .answer.status-completed .thumb.chosen")
+            page.fill("#exchanges .answer.answered form.feedback input[name=comment]", "precise")
+            page.click("#exchanges .answer.answered form.feedback button[value='1']")
+            page.wait_for_selector("#exchanges .answer.answered .thumb.chosen")
 
             # The injected answer renders as text: no <img>, no outbound link, and not one request to the server.
             page.goto(f"{base}/chat/{injected.pk}/")

@@ -33,6 +33,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=1, help="threads per local model server")
+        parser.add_argument(
+            "--ingest-nice", type=int, default=10, help="CPU niceness of the worker and its embedding server (0-19)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         log_dir = settings.VAR_DIR / "logs"
@@ -44,8 +47,19 @@ class Command(BaseCommand):
         plan: list[localservers.ManagedProcess] = []
         if (port := _local_port(settings.LLM_BASE_URL)) is not None:
             plan.append(localservers.llm_server(port=port, threads=options["threads"], log_dir=log_dir))
+        worker_env: dict[str, str] = {}
         if (port := _local_port(settings.EMBEDDING_BASE_URL)) is not None:
             plan.append(localservers.embedding_server(port=port, threads=options["threads"], log_dir=log_dir))
+            # Ingestion embeds through its own server at the worker's lower priority, so a reader's query embedding
+            # never waits behind a document's chunks (README, "CPU on the embedded default").
+            ingest_port = localservers.free_port()
+            plan.append(
+                localservers.embedding_server(
+                    port=ingest_port, threads=options["threads"], log_dir=log_dir, name="embeddings-ingest",
+                    nice=options["ingest_nice"],
+                )
+            )  # fmt: skip
+            worker_env["EMBEDDING_BASE_URL"] = f"http://127.0.0.1:{ingest_port}/v1"
         vectorstore = getattr(localservers, "vectorstore_server", None)
         if vectorstore is not None and (port := _local_port(settings.QDRANT_URL)) is not None:
             if not settings.QDRANT_API_KEY:  # our own store: a key for it, inherited by the worker and Daphne
@@ -55,7 +69,9 @@ class Command(BaseCommand):
             plan.append(
                 vectorstore(port=port, path=settings.QDRANT_PATH, log_dir=log_dir, api_key=settings.QDRANT_API_KEY)
             )
-        plan.append(localservers.celery_worker(log_dir=log_dir, queues="default"))
+        plan.append(
+            localservers.celery_worker(log_dir=log_dir, queues="default", env=worker_env, nice=options["ingest_nice"])
+        )
         plan.append(localservers.daphne_server(port=options["port"], log_dir=log_dir))
         try:
             for process in plan:

