@@ -6,7 +6,6 @@ from functools import partial
 from typing import Any
 
 import structlog
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
@@ -29,6 +28,7 @@ from docintel.errors import DocIntelError, DuplicateDocument
 from docintel.params import int_list_param
 from documents.models import Chunk, Document
 from documents.services.lifecycle import document_delete, document_reingest, document_reocr, document_upload
+from documents.services.ocr import ocr_engine_for
 from documents.tasks import sync_document_access
 
 log = structlog.get_logger(__name__)
@@ -287,7 +287,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             )
         if not parts:
             return "—"
-        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts))  # noqa: S308 - a constant tag
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts))
 
     @admin.display(description=_("error"))
     def error_display(self, obj: Document) -> str:
@@ -357,6 +357,9 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             try:
                 document_reocr(document=document, engine=engine, actor=request.user, request=request)
                 done += 1
+                _, note = ocr_engine_for(engine=engine, language=document.language)
+                if note:
+                    self.message_user(request, f"{document.title}: {note}", messages.WARNING)
             except DocIntelError as exc:
                 failed.append(format_html("{}: {} <code>{}</code>", document.title, exc.message, exc.code))
         if done:

@@ -101,3 +101,13 @@ def test_archive_change_page_lists_children_and_refusals(lib_client, librarian, 
     assert "tool.exe" in body and "unsupported_file_type" in body
     child_body = lib_client.get(f"{LIST_URL}{child.pk}/change/").content.decode()
     assert f'href="/admin/documents/document/{doc.pk}/change/">#{doc.pk}</a>' in child_body
+
+
+def test_reocr_of_a_greek_document_with_easyocr_warns_at_once(lib_client, librarian, monkeypatch):
+    from documents.services import ocr
+
+    doc = _scan(librarian)
+    assert doc.language == "el"
+    monkeypatch.setattr(ocr, "ocr_queue_has_worker", lambda **_: True)  # as if the OCR worker were up
+    body = _action(lib_client, "reocr_easyocr", doc).content.decode()
+    assert "queued for OCR with easyocr" in body and "EasyOCR has no Greek model" in body
