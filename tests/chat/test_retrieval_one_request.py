@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from typing import Any
 
 import pytest
 
@@ -37,10 +38,10 @@ def indexed(settings, qdrant_url):
     return qdrant_url
 
 
-def _search(url: str, fusion: str, group_ids: tuple[int, ...], calls: list[str]) -> dict:
+def _search(url: str, fusion: str, group_ids: tuple[int, ...], calls: list[str]) -> dict[str, Any]:
     retriever = HybridQdrantRetriever(url=url, fusion=fusion, candidates=20)
 
-    async def go() -> dict:
+    async def go() -> dict[str, Any]:
         client = retriever._client()
         batch = client.query_batch_points
 
