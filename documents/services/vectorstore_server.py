@@ -513,6 +513,13 @@ def _handler_for(app: VectorStoreApp, slots: threading.BoundedSemaphore) -> type
             # status line, headers and body in one write: no Nagle / delayed-ACK stall between two small segments
             self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + raw)
 
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals (bad request line, unknown method, huge headers) in Qdrant's envelope, 4xx."""
+            status = HTTPStatus.METHOD_NOT_ALLOWED if code == HTTPStatus.NOT_IMPLEMENTED else code
+            if status >= HTTPStatus.INTERNAL_SERVER_ERROR:  # e.g. 505 for an unknown HTTP version: the client's fault
+                status = HTTPStatus.BAD_REQUEST
+            self._send(status, {"status": {"error": message or HTTPStatus(status).phrase}, "time": 0.0}, close=True)
+
         do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: Any) -> None:

@@ -252,6 +252,12 @@ def test_bounds_and_hostile_requests_get_4xx_in_the_error_envelope(store):
             status = sock.recv(200).split(b"\r\n", 1)[0]
             assert time.monotonic() - started < 3, length
             assert status.split()[1] in (b"400", b"413"), (length, status)
+    for raw in (b"BREW /collections HTTP/1.1\r\nHost: x\r\n\r\n", b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(raw)
+            answer = sock.recv(500)
+            assert answer.split(b"\r\n", 1)[0].split()[1][:1] == b"4", (raw, answer)
+            assert b'"error"' in answer, answer
 
 
 def _upsert_until_killed(url: str, name: str, acked: list[str], stop: threading.Event) -> None:
