@@ -247,6 +247,7 @@ def _converter(parser: str, engine: str = "tesseract") -> Any:
         generate_page_images=False,
         document_timeout=timeout,
         ocr_options=_ocr_options(engine),
+        allow_external_plugins=engine == "surya",  # docling-surya is an external OCR plugin (GPL, opt-in)
     )
     if standard:
         pdf_options.artifacts_path = settings.DOCINTEL_DOCLING_ARTIFACTS_PATH
