@@ -120,6 +120,8 @@ def _recall(found: list[list[int]], exact: list[list[int]]) -> float:
 
 def bench_store(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
     """``manage.py vectorstore`` (a real process, API key on) reached with ``QdrantClient(url=...)``."""
+    import httpx
+    import orjson
     from qdrant_client import QdrantClient, models
 
     from docintel import localservers
@@ -193,7 +195,23 @@ def bench_store(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
             )
             return [id_index[str(p.id)] for p in res.points]
 
-        out.update(_time_queries({"dense": dense, "hybrid": hybrid}, queries))
+        raw = httpx.Client(headers={"api-key": key, "content-type": "application/json"}, timeout=60)
+        server_ms: list[float] = []
+
+        def dense_raw(q: int) -> list[int]:
+            """The same search without qdrant-client: what the HTTP hop and the server cost by themselves."""
+            body = {
+                "query": data.q_dense[q].tolist(),
+                "using": "dense",
+                "limit": 10,
+                "filter": {"must": [{"key": "access_group_ids", "match": {"any": data.q_groups[q]}}]},
+            }
+            answer = raw.post(f"{url}/collections/{COLLECTION}/points/query", content=orjson.dumps(body)).json()
+            server_ms.append(answer["time"] * 1000)
+            return [id_index[str(p["id"])] for p in answer["result"]["points"]]
+
+        out.update(_time_queries({"dense": dense, "hybrid": hybrid, "dense_raw": dense_raw}, queries))
+        out["server_ms_p50"] = _pct(server_ms, 0.5)
         out["rss_mb"] = _rss_mb(proc.process.pid if proc.process else None)
     finally:
         proc.stop()
@@ -302,6 +320,13 @@ def run(n: int, queries: int) -> list[str]:
             rows.append(
                 f"| {n:,} | filtered {kind} | {name} | {res[kind]['p50']:.2f} | {res[kind]['p95']:.2f} | "
                 f"{recall:.3f} | {upsert} | {res['rss_mb']:,.0f} | {startup} |"
+            )
+        if kind == "dense":
+            raw = store["dense_raw"]
+            rows.append(
+                f"| {n:,} | filtered dense | store, raw HTTP (httpx, no qdrant-client) | {raw['p50']:.2f} | "
+                f"{raw['p95']:.2f} | {_recall(raw['results'], truth):.3f} | - | - | server time p50 "
+                f"{store['server_ms_p50']:.2f} ms |"
             )
         ratio = store[kind]["p95"] / edge[kind]["p95"]
         recall = _recall(store[kind]["results"], truth)
