@@ -11,6 +11,7 @@ that yields more letters and no control characters wins.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 
 _BOMS = (
@@ -24,6 +25,7 @@ GREEK_ENCODINGS = ("cp1253", "iso8859_7")
 WESTERN_ENCODINGS = ("cp1252", "latin-1")
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
 MAX_CONTROL_SHARE = 0.01
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 def bom_encoding(data: bytes) -> str | None:
@@ -44,6 +46,22 @@ def _letters(text: str) -> int:
 
 def _greek_letters(text: str) -> int:
     return sum(1 for c in text if "\u0370" <= c <= "\u03ff" or "\u1f00" <= c <= "\u1fff")
+
+
+def _reads_as_greek(text: str) -> bool:
+    """Whether ``text`` has more all-Greek words than Latin words with a stray Greek letter.
+
+    Western text read as Greek shows single Greek letters inside Latin words ("café" in Windows-1252 read as
+    Windows-1253 is "cafι"); real Greek words are runs of Greek letters.
+    """
+    pure = mixed = 0
+    for word in _WORD.findall(text):
+        if any("\u0370" <= c <= "\u03ff" for c in word):
+            if any(c.isascii() and c.isalpha() for c in word):
+                mixed += 1
+            else:
+                pure += 1
+    return pure > mixed
 
 
 def _strict(data: bytes, encoding: str) -> str | None:
@@ -89,8 +107,7 @@ def text_decode(data: bytes, *, partial: bool = False) -> tuple[str, str]:
             candidates.append((_letters(text) - 5 * _controls(text), encoding, text))
     if candidates:
         greek = max(candidates, key=lambda c: c[0])
-        non_ascii_letters = sum(1 for c in greek[2] if c.isalpha() and not c.isascii())
-        if _greek_letters(greek[2]) * 2 >= non_ascii_letters:
+        if _reads_as_greek(greek[2]):
             return greek[2], greek[1]
     for encoding in WESTERN_ENCODINGS:
         text = _strict(data, encoding)

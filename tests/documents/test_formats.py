@@ -260,3 +260,10 @@ def test_inline_images_of_an_html_mail_are_part_of_the_body_not_documents():
     parsed = email_parse(message.as_bytes())
     assert [a.name for a in parsed.attachments] == ["report.pdf"]
     assert "See our logo" in parsed.body
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_western_legacy_text_is_not_taken_for_greek(encoding):
+    text = "Le café du village a reçu un prix. Über die Brücke, señor."
+    decoded, found = text_decode(text.encode(encoding))
+    assert decoded == text and found in ("cp1252", "latin-1")
