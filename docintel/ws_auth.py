@@ -34,9 +34,17 @@ def _user_for_token(raw: str) -> tuple[Any, int | None]:
         token = AccessToken(raw)  # type: ignore[arg-type]  # simplejwt accepts str tokens
     except TokenError:
         return AnonymousUser(), None
+    from rest_framework_simplejwt.settings import api_settings  # noqa: PLC0415
+    from rest_framework_simplejwt.utils import get_md5_hash_password  # noqa: PLC0415
+
     user_id = token.get("user_id")
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
+        return AnonymousUser(), None
+    # as for the HTTP API (CHECK_REVOKE_TOKEN): a password change revokes the tokens issued before it
+    if api_settings.CHECK_REVOKE_TOKEN and token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
+        user.password
+    ):
         return AnonymousUser(), None
     return user, int(token["exp"])
 
