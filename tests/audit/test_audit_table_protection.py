@@ -16,7 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from audit.models import AuditLog
-from audit.services import AUDIT_OWNER_ROLE, AUDIT_WRITER_ROLE, audit_log_write
+from audit.services import AUDIT_OWNER_ROLE, AUDIT_WRITER_ROLE, audit_log_write, audit_table_protect
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +44,20 @@ def app_role():
         try:
             yield name
         finally:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def bare_role():
+    """A non-superuser LOGIN role with no privileges at all, as a new deployment's app role before ``migrate``."""
+    name = f"docintel_app_bare_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**_params(connection.settings_dict["USER"]), autocommit=True) as admin:  # type: ignore[arg-type]
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("GRANT DELETE, TRUNCATE ON audit_auditlog TO {}").format(sql.Identifier(name)))
+        try:
+            yield name
+        finally:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
@@ -106,3 +120,18 @@ def test_even_the_schema_owner_cannot_drop_the_audit_table():
 def test_the_django_writer_still_appends_rows():
     row = audit_log_write(action="login_failed", details={"route": "portal"})
     assert AuditLog.objects.get(pk=row.pk).action == "login_failed"
+
+
+def test_the_migration_step_makes_a_configured_app_role_a_writer_and_drops_its_direct_grants(bare_role):
+    from django.db import connections
+
+    own = connections.create_connection("default")  # autocommit: the grants must be visible to the role's session
+    try:
+        assert audit_table_protect(connection=own, app_roles=[bare_role])
+    finally:
+        own.close()
+    with psycopg.connect(**_params(bare_role)) as conn:  # type: ignore[arg-type]
+        assert conn.execute(_INSERT).fetchone() is not None
+        conn.rollback()
+        _refused(conn, "TRUNCATE audit_auditlog")  # the direct TRUNCATE grant was revoked
+        _refused(conn, "DROP TRIGGER audit_auditlog_no_delete ON audit_auditlog")
