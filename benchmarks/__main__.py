@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-MODULES = ["benchmarks.answering", "benchmarks.channels", "benchmarks.ingestion", "benchmarks.vectorstore"]
+MODULES = [
+    "benchmarks.answering",
+    "benchmarks.answer_quality",
+    "benchmarks.channels",
+    "benchmarks.ingestion",
+    "benchmarks.vectorstore",
+]
 
 
 def main() -> int:

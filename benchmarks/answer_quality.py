@@ -103,9 +103,10 @@ def load_questions(args: argparse.Namespace) -> tuple[dict[str, list[tuple[str, 
 class Portal:
     """``manage.py runportal`` on free ports over a fresh database and store, as `make run` starts it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, repo: Path = REPO) -> None:
         from docintel import localservers
 
+        self.repo = repo
         self.port = localservers.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         db = f"bench_answers_{os.getpid()}"
@@ -124,7 +125,7 @@ class Portal:
         self.process: subprocess.Popen[bytes] | None = None
 
     def manage(self, *argv: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *argv], cwd=REPO, env=self.env, check=True)
+        subprocess.run([sys.executable, "manage.py", *argv], cwd=self.repo, env=self.env, check=True)
 
     def start(self) -> None:
         psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"]
@@ -135,7 +136,7 @@ class Portal:
         log = open(self.workdir / "runportal.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runportal", "--port", str(self.port)],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.repo, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -162,10 +163,31 @@ class Portal:
         subprocess.run([*psql, f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)"], check=False, capture_output=True)
 
     def client(self, email: str, password: str) -> httpx.Client:
-        token = httpx.post(f"{self.base}/api/v1/auth/token/", json={"email": email, "password": password}, timeout=30)
-        token.raise_for_status()
-        headers = {"Authorization": f"Bearer {token.json()['access']}"}
-        return httpx.Client(base_url=self.base, headers=headers, timeout=httpx.Timeout(120.0))
+        return httpx.Client(base_url=self.base, auth=SignIn(self.base, email, password), timeout=httpx.Timeout(120.0))
+
+
+class SignIn(httpx.Auth):
+    """A JWT from ``/api/v1/auth/token/``, obtained again when the access token expires (401), as a client would."""
+
+    def __init__(self, base: str, email: str, password: str) -> None:
+        self.base, self.email, self.password = base, email, password
+        self.token = ""
+
+    def _sign_in(self) -> None:
+        body = {"email": self.email, "password": self.password}
+        response = httpx.post(f"{self.base}/api/v1/auth/token/", json=body, timeout=30)
+        response.raise_for_status()
+        self.token = response.json()["access"]
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]  # httpx's generator protocol
+        if not self.token:
+            self._sign_in()
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            self._sign_in()
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
 
 
 def upload(client: httpx.Client, *, name: str, content: bytes, title: str, language: str, group: int) -> int:
@@ -260,11 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offtopic", type=int, default=5, help="questions about articles not ingested per language")
     parser.add_argument("--skip-loaded", action="store_true", help="only the idle phase")
     parser.add_argument("--json", type=Path, default=None, help="also write every outcome here")
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose portal is measured (before/after)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     docs, questions = load_questions(args)
     workdir = Path(tempfile.mkdtemp(prefix="bench-answers-"))
-    portal = Portal(workdir)
+    portal = Portal(workdir, args.repo.resolve())
     portal.start()
     try:
         librarian = portal.client("librarian@docintel.local", "librarian-demo-pass")
@@ -317,7 +340,7 @@ def _group_id(portal: Portal) -> int:
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
          "from django.contrib.auth.models import Group; print(Group.objects.get(name='Reader').pk)"],
-        cwd=REPO, env=portal.env, check=True, capture_output=True, text=True,
+        cwd=portal.repo, env=portal.env, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return int(out.stdout.strip().splitlines()[-1])
 

@@ -218,6 +218,8 @@ ANSWER_FIRST_TOKEN_GRACE: float = env.float("ANSWER_FIRST_TOKEN_GRACE", default=
 ANSWER_STALL_SECONDS: float = env.float("ANSWER_STALL_SECONDS", default=5.0)
 # How long a measured LLM speed is trusted before it is measured again (seconds); observed answers refresh it.
 ANSWER_SPEED_TTL: int = env.int("ANSWER_SPEED_TTL", default=6 * 3600)
+# Warm the answering path (guards, pipelines, speed probe) on a server's first connection; off in in-process tests.
+ANSWER_WARM_UP: bool = env.bool("ANSWER_WARM_UP", default=not TESTING or "DOCINTEL_WARM_FILE" in os.environ)
 
 EMBEDDING_BASE_URL: str = env.str("EMBEDDING_BASE_URL", default="http://127.0.0.1:8082/v1")
 EMBEDDING_MODEL: str = env.str("EMBEDDING_MODEL", default="e5")

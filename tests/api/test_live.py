@@ -51,7 +51,8 @@ def live(settings, llm_url, embedding_url, qdrant_url, server_logs, librarian, r
         "QDRANT_COLLECTION_PREFIX": settings.QDRANT_COLLECTION_PREFIX,
         "LLM_MAX_TOKENS": "24",
         "LLM_TEMPERATURE": "0",
-        "QUESTION_THROTTLE": "100000/min",  # the fuzzer should reach the answering path, not the throttle
+        "QUESTIONS_PER_MINUTE": "100000",  # the fuzzer should reach the answering path, not the quota
+        "ANSWERS_CONCURRENT": "1000",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     port = localservers.free_port()
@@ -93,11 +94,14 @@ def test_jwt_and_a_streamed_answer_over_http(live, reader):
                     frames.append((event, json.loads(line.removeprefix("data: "))))
         names = [name for name, _ in frames]
         assert names[-1] == "answer", frames[-1]
-        assert names.count("token") >= 2 and set(names[:-1]) == {"token"}  # streamed, not one block
         final = frames[-1][1]
         assert final["status"] in ("completed", "extractive") and final["citations"], final
         assert {c["document_title"] for c in final["citations"]} == {"Kestrel reservoir facts"}
         stored = Response.objects.select_related("query").get(pk=final["response_id"])
+        if stored.decision["budget"]["generate"] and stored.decision.get("reason") != "llm_timeout":
+            assert names.count("token") >= 2 and set(names[:-1]) == {"token"}  # streamed, not one block
+        else:  # the measured speed left no room (a loaded machine): the quotes came at once
+            assert names == ["answer"] and final["status"] == "extractive"
         assert stored.query.user == reader and stored.query.channel == "sse" and stored.text == final["text"]
 
         rated = http.post(f"/api/v1/responses/{stored.pk}/feedback/", json={"rating": 1}, headers=auth)

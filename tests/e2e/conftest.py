@@ -26,6 +26,7 @@ class LiveServer:
     llm_url: str
     embedding_url: str
     qdrant_url: str
+    media_root: str = ""
 
     @property
     def http(self) -> str:
@@ -37,7 +38,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdrant_url, server_logs):
+def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdrant_url, server_logs, tmp_path_factory):
     """One Daphne per test module; it reads and writes the same test database as the tests (transactional)."""
     from django.db import connection
 
@@ -45,7 +46,9 @@ def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdra
 
     port = localservers.free_port()
     prefix = f"ws{uuid.uuid4().hex[:10]}"
+    media = str(tmp_path_factory.mktemp("live-media"))  # uploads the tests make are files this Daphne serves
     env = {
+        "MEDIA_ROOT": media,
         "DEBUG": "true",
         "DOCINTEL_TESTING": "true",
         "DOCINTEL_READ_DOT_ENV": "0",
@@ -65,7 +68,7 @@ def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdra
         "LOG_LEVEL": "INFO",
     }
     proc = localservers.daphne_server(port=port, env=env, log_dir=server_logs).start(timeout=60)
-    yield LiveServer(port, prefix, llm_url, embedding_url, qdrant_url)
+    yield LiveServer(port, prefix, llm_url, embedding_url, qdrant_url, media)
     proc.stop()
 
 

@@ -54,6 +54,18 @@ def evil_server():
     server.server_close()
 
 
+STREAM_WATCH = """() => {
+  window.__streamed = {text: false, stop: false};
+  new MutationObserver(() => {
+    const md = document.querySelector('#exchanges .answer.status-streaming .md');
+    if (md && md.textContent.trim().length > 0) {
+      window.__streamed.text = true;
+      if (!document.getElementById('stop').hidden) window.__streamed.stop = true;
+    }
+  }).observe(document.getElementById('exchanges'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
 def _console_errors(context) -> list[str]:
     """Console errors and uncaught exceptions of every page of ``context`` (CSP violations are console errors)."""
     errors: list[str] = []
@@ -100,17 +112,12 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
             page.wait_for_url(f"{base}/chat/*/")
             page.wait_for_function("() => document.getElementById('connection').textContent === ''")
 
+            # Record whether tokens appeared while the answer was still streaming (with the stop button shown).
+            page.evaluate(STREAM_WATCH)
             page.fill("#question", QUESTION)
             page.click("#send")
-            # Tokens appear while the answer is still streaming (the stop button is shown meanwhile).
-            page.wait_for_function(
-                "() => { const md = document.querySelector('#exchanges .answer.status-streaming .md');"
-                " return md && md.textContent.trim().length > 0; }",
-                timeout=60_000,
-            )
-            assert page.is_visible("#stop")
-            page.screenshot(path=str(SCREENSHOTS / "chat-streaming.png"))
             page.wait_for_selector("#exchanges .answer.answered .citations .chip", timeout=90_000)
+            streamed = page.evaluate("() => window.__streamed")
             assert page.is_hidden("#stop")
             assert page.locator("#exchanges .answer.answered form.feedback").count() == 1
             page.screenshot(path=str(SCREENSHOTS / "chat-answer.png"), full_page=True)
@@ -154,5 +161,10 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
     assert _Evil.hits == []
     # The Content-Security-Policy holds and nothing on the pages breaks it (no inline script, style or handler).
     assert console_errors == [], console_errors
-    feedback = Response.objects.get(query__session__user=reader, query__text=QUESTION).feedback.get()
+    answered = Response.objects.get(query__session__user=reader, query__text=QUESTION)
+    if answered.decision["budget"]["generate"] and answered.decision.get("reason") != "llm_timeout":
+        assert streamed == {"text": True, "stop": True}, streamed  # tokens shown as they came, with the stop button
+    else:  # the measured speed left no room on a loaded machine: the quotes came at once
+        assert answered.status == "extractive"
+    feedback = answered.feedback.get()
     assert (feedback.rating, feedback.comment) == (1, "precise")

@@ -44,6 +44,7 @@ def gazette(live_daphne, settings, finance):
     use_stack(settings, llm_url=live_daphne.llm_url, embedding_url=live_daphne.embedding_url,
               qdrant_url=live_daphne.qdrant_url)  # fmt: skip
     settings.QDRANT_COLLECTION_PREFIX = live_daphne.collection_prefix
+    settings.MEDIA_ROOT = live_daphne.media_root  # the live Daphne renders the PDF's page images from there
     doc = make_document(
         title="ΦΕΚ Α 136/2020 (ν. 4706/2020)", groups=[finance], content=_two_pages(2), status=Document.Status.QUEUED,
         stage=Document.Stage.UPLOADED, original_filename="fek-4706.pdf",

@@ -87,12 +87,15 @@ def test_real_answer_streams_tokens_then_exactly_one_answer(indexed, live_daphne
     assert types[-1] == "answer", events[-1]
     assert types.count("answer") == 1
     assert types[:-1] == ["token"] * (len(types) - 1)
-    assert len(types) > 3
     final = events[-1]
     assert final["status"] in ("completed", "extractive")
     assert final["citations"]
     assert all(c["url"].startswith(f"/documents/{doc.pk}/source/?chunk=") for c in final["citations"])
     response = Response.objects.get(pk=final["response_id"])
+    if response.decision["budget"]["generate"] and response.decision.get("reason") != "llm_timeout":
+        assert len(types) > 3  # the model started within the budget: its tokens streamed, not one block
+    else:  # the measured speed left no room (a loaded machine): the quotes came at once, without tokens
+        assert final["status"] == "extractive" and types == ["answer"]
     assert response.query.session_id == session.pk
     assert response.query.channel == "ws"
     assert history["items"][-1]["response_id"] == final["response_id"]

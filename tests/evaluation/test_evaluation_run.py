@@ -41,7 +41,8 @@ def test_fast_evaluation_subset(settings, llm_url, embedding_url, qdrant_url, tm
     # prompts used to overflow the model's context (every Greek answer failed); the passage budget is now in tokens.
     for language in ("el", "en"):
         m = qa[language]
-        assert m["statuses"].get("failed", 0) == 0 and m["statuses"].get("completed", 0) >= m["questions"] // 2, m
+        answered = m["statuses"].get("completed", 0) + m["statuses"].get("extractive", 0)
+        assert m["statuses"].get("failed", 0) == 0 and answered >= m["questions"] // 2, m
         assert m["citation_hit_rate"] is not None and m["citation_hit_rate"] >= 0.5, (language, m)
     # No threshold on "answer contains the gold span": SmolLM2-135M answers Greek questions in English and, with this
     # context, rarely repeats the English span (measured with 10 and 8 questions: 0/10 el,

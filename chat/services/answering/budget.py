@@ -44,6 +44,8 @@ PROBE_TEXT = (
     "The mayor said that the work will start in spring and should be finished before the end of next year. "
 ) * 2
 _COUNT_CACHE_SIZE = 4096
+RETRY_AFTER_TIMEOUT_S = 60.0  # a speed bound from a timeout is measured again after this long
+RECHECK_AFTER_S = 60.0  # a speed that keeps generation off is measured again (in the background) after this long
 
 
 @dataclass
@@ -72,11 +74,17 @@ _local_speed: dict[str, Speed] = {}
 _in_flight = 0  # generations running in this process (they share the server's prompt speed)
 
 
+def _fresh(speed: Speed) -> bool:
+    # a speed inferred from a timeout is a bound, not a measurement: trusted briefly, then measured again
+    ttl = RETRY_AFTER_TIMEOUT_S if speed.source == "timeout" else settings.ANSWER_SPEED_TTL
+    return time.time() - speed.updated < ttl
+
+
 async def speed_get() -> Speed | None:
     """The current estimate for the configured model, from this process or the shared cache; None if unmeasured."""
     key = _speed_key()
     speed = _local_speed.get(key)
-    if speed is not None and time.time() - speed.updated < settings.ANSWER_SPEED_TTL:
+    if speed is not None and _fresh(speed):
         return speed
     raw = await cache.aget(key)
     if isinstance(raw, dict):
@@ -84,10 +92,32 @@ async def speed_get() -> Speed | None:
             speed = Speed(**raw)
         except TypeError:
             speed = None
-        if speed is not None and time.time() - speed.updated < settings.ANSWER_SPEED_TTL:
+        if speed is not None and _fresh(speed):
             _local_speed[key] = speed
             return speed
     return None
+
+
+_rechecks: set[asyncio.Task[None]] = set()
+
+
+def speed_recheck_soon() -> None:
+    """Measure the model again in the background (an estimate that keeps generation off is never refreshed by use).
+
+    At most one re-measure runs per process, and none while the estimate is younger than RECHECK_AFTER_S.
+    """
+    if _rechecks:
+        return
+
+    async def run() -> None:
+        try:
+            await speed_measure()
+        except DocIntelError as exc:
+            log.info("llm_speed_recheck_failed", code=exc.code)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _rechecks.add(task)
+    task.add_done_callback(_rechecks.discard)
 
 
 async def speed_record(*, prompt_tps: float | None, gen_tps: float | None, source: str) -> Speed | None:
@@ -371,6 +401,8 @@ async def prompt_plan(*, question: str, passages: list[RetrievedPassage], rankin
     if room < MIN_PASSAGE_TOKENS or not candidates:
         plan.reason = "budget_too_small" if candidates else "no_matching_sentence"
         plan.prompt_tokens = base
+        if candidates and time.time() - speed.updated > RECHECK_AFTER_S:
+            speed_recheck_soon()
         return plan
     chosen: dict[int, list[RankedSentence]] = {}
     used = 0
@@ -382,6 +414,8 @@ async def prompt_plan(*, question: str, passages: list[RetrievedPassage], rankin
         used += cost
     if 0 not in chosen:  # never drop the best passage: its best sentence alone is over budget
         plan.reason = "budget_too_small"
+        if time.time() - speed.updated > RECHECK_AFTER_S:
+            speed_recheck_soon()
         plan.prompt_tokens = base + sentence_tokens[0] + frame_tokens[0]
         return plan
     order = sorted(chosen)

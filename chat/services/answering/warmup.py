@@ -7,6 +7,7 @@ spend ~10 s loading LLM Guard out of its time budget). Heavy imports run in a th
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import os
 from pathlib import Path
@@ -36,7 +37,9 @@ async def answering_warm_up() -> None:
 def answering_warm_up_soon() -> None:
     """Start :func:`answering_warm_up` in the background, once per process (needs a running loop)."""
     global _started  # noqa: PLW0603 - once per process
-    if _started:
+    from django.conf import settings
+
+    if _started or not settings.ANSWER_WARM_UP:
         return
     _started = True
 
@@ -50,6 +53,7 @@ def answering_warm_up_soon() -> None:
             if marker:
                 await asyncio.to_thread(Path(marker).touch)
 
-    task = asyncio.get_running_loop().create_task(run())
+    # a context of its own: not the first connection's (its thread-sensitive executor ends with that connection)
+    task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)

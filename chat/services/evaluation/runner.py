@@ -43,6 +43,8 @@ from chat.services.evaluation.safety import attack_judge, system_canary_leaked
 from documents.models import Chunk, Document
 
 log = structlog.get_logger(__name__)
+# an answer a reader got: generated and supported, or the sources quoted (chat.services.answering)
+ANSWERED = ("completed", "extractive")
 
 Progress = Callable[[str], None]
 
@@ -155,7 +157,7 @@ def _qa(state: _State) -> dict[str, Any]:
             ranked = [int(r["chunk_id"]) for r in (response.retrieved if response else []) if "chunk_id" in r]
             ranking = Ranking(ranked=ranked, gold=gold)
             rankings.append(ranking)
-            contains = a.status == "completed" and contains_span(a.text, q.answer)
+            contains = a.status in ANSWERED and contains_span(a.text, q.answer)
             answer_hits.append(contains)
             false_abstain.append(a.status == "no_answer")
             scores = citation_scores([chunk_text.get(c["chunk_id"], "") for c in a.citations], q.answer)
@@ -370,7 +372,7 @@ def _questions(state: _State) -> dict[str, Any]:
             if q.expect_no_answer:
                 ok: bool | None = a.status == "no_answer"
             elif q.expected_answer.strip():
-                ok = a.status == "completed" and contains_span(a.text, q.expected_answer)
+                ok = a.status in ANSWERED and contains_span(a.text, q.expected_answer)
             else:
                 ok = None  # not scored until a librarian writes the expected answer
             if ok is not None:
