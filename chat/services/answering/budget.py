@@ -45,7 +45,7 @@ PROBE_TEXT = (
 ) * 2
 _COUNT_CACHE_SIZE = 4096
 RETRY_AFTER_TIMEOUT_S = 60.0  # a speed bound from a timeout is measured again after this long
-RECHECK_AFTER_S = 60.0  # a speed that keeps generation off is measured again (in the background) after this long
+RECHECK_AFTER_S = 20.0  # a speed that keeps generation off is measured again (in the background) after this long
 
 
 @dataclass

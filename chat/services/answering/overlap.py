@@ -34,7 +34,7 @@ _STOPWORDS_TEXT = """
     οπωσ οταν εαν αν ωσ ειτε ουτε αλλα ομωσ επι υπο δια παρα μεσα εξω πανω κατω πιο πολυ λιγο ολα ολοι ολεσ καθε
     αλλο αλλη αλλοι οποιο οποια οποιοσ οποιου οποιων οποιεσ οποτε ηδη ακομα επισησ
 """
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+STOPWORDS = frozenset(search_tokens(_STOPWORDS_TEXT))  # folded like the terms they are compared with
 
 
 def sentences_split(text: str) -> list[str]:
