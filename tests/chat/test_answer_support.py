@@ -59,6 +59,19 @@ def test_unsupported_sentences_are_dropped_and_invented_numbers_never_shown():
     assert [s.supported for s in resolved.sentences] == [True, False]
 
 
+def test_a_sentence_that_pins_the_question_on_an_unrelated_passage_is_not_supported():
+    handbook = passage("The ITSO team of skilled technicians, led by Jim, provides a wide range of IT services.", 1)
+    answer = (
+        "The Pharmacy Technician in the UK is a team of skilled technicians, led by Jim, providing IT services [1]."
+    )
+    assert citations_resolve(answer=answer, passages=[handbook]).supported  # the words alone are in the passage
+    resolved = citations_resolve(answer=answer, passages=[handbook], question="Who oversees a Pharmacy Technician?")
+    assert not resolved.supported and resolved.citations == []
+    kept = citations_resolve(answer="The dam is 71 metres high [2].", passages=RESERVOIR,
+                             question="How high is the Kestrel reservoir dam?")  # fmt: skip
+    assert kept.supported and kept.text == "The dam is 71 metres high [2]."
+
+
 def test_an_answer_no_passage_supports_has_no_text_and_no_citation():
     resolved = citations_resolve(answer="The console.log() function in Python prints text [1].", passages=RESERVOIR)
     assert not resolved.supported and resolved.text == "" and resolved.citations == []
@@ -90,14 +103,20 @@ def test_the_support_threshold_separates_the_evaluation_runs_answers_from_attack
     items = json.loads(REPORT.read_text(encoding="utf-8"))["items"]
     right = [i for i in items if i["kind"] == "qa" and i.get("answer_contains_span")]
     supported_right = [
-        citations_resolve(answer=i["answer"], passages=[passage(contexts[(i["language"], i["id"])])]).supported
+        citations_resolve(
+            answer=i["answer"], passages=[passage(contexts[(i["language"], i["id"])])], question=i["question"]
+        ).supported
         for i in right
     ]
     rng = random.Random(1)
     pool = list(contexts.values())
     attacks = [i for i in items if i["kind"] == "direct" and i.get("status") == "completed" and i.get("answer")]
     supported_attacks = [
-        citations_resolve(answer=i["answer"], passages=[passage(rng.choice(pool), n) for n in range(1, 6)]).supported
+        citations_resolve(
+            answer=i["answer"],
+            passages=[passage(rng.choice(pool), n) for n in range(1, 6)],
+            question=i.get("question", ""),
+        ).supported
         for i in attacks
     ]
     assert len(right) >= 5 and len(attacks) >= 8

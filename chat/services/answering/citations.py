@@ -16,15 +16,21 @@ from urllib.parse import urlencode
 
 from chat.events import Citation
 from chat.services.answering.overlap import matched, sentences_split, terms
+from chat.services.guards import secrets_redact
 from chat.services.retrieval import RetrievedPassage
 
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's content terms the passage must hold
+# A sentence that repeats the question's words must find (most of) them in its passage: otherwise it pins the
+# question's subject on a passage about something else ("The Pharmacy Technician in the UK is a team of skilled
+# technicians ..." over an IT handbook, measured in benchmarks/answer_quality.py).
+ECHO_MAX_MISSING = 0.5
 _MARKERS = re.compile(r"\s*\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([.,;:])")
 
 
 def citation_build(passage: RetrievedPassage, *, number: int, quote: str) -> Citation:
-    """The citation chip of one passage: where it is, a verbatim quote, the link to the source view."""
+    """The citation chip of one passage: where it is, a verbatim quote (credentials redacted), the source link."""
+    quote = secrets_redact(quote)
     query = urlencode({"chunk": passage.chunk_id, "quote": quote[:300]})
     return {
         "number": number,
@@ -86,7 +92,14 @@ class Resolution:
         }
 
 
-def citations_resolve(*, answer: str, passages: list[RetrievedPassage]) -> Resolution:
+def _supports(wanted: list[str], echoed: list[str], passage_terms: list[str]) -> float:
+    """Share of ``wanted`` the passage holds, or 0 when it lacks too many of the question words the sentence echoes."""
+    if echoed and 1 - len(matched(echoed, passage_terms)) / len(echoed) >= ECHO_MAX_MISSING:
+        return 0.0
+    return len(matched(wanted, passage_terms)) / len(wanted)
+
+
+def citations_resolve(*, answer: str, passages: list[RetrievedPassage], question: str = "") -> Resolution:
     """Check each sentence of ``answer`` against the passages and keep only supported text and citations.
 
     A sentence keeps the passages it cites that support it; one that cites none (or a wrong one) is attributed to
@@ -97,12 +110,15 @@ def citations_resolve(*, answer: str, passages: list[RetrievedPassage]) -> Resol
     Args:
         answer: the generated text (after the output guard), with ``[n]`` markers.
         passages: the passages the model was shown, numbered from 1.
+        question: the question; the question words a sentence repeats must be in the passage that supports it.
 
     Returns:
         The verified answer (empty text when nothing is supported) and its citations in order of first mention.
     """
     resolved: list[SentenceSupport] = []
     out_parts: list[str] = []
+    question_terms = terms(question)
+    passage_terms = [terms(p.text) for p in passages]
     for sentence in sentences_split(answer):
         cited: list[int] = []
         for group in _MARKERS.findall(sentence):
@@ -117,8 +133,9 @@ def citations_resolve(*, answer: str, passages: list[RetrievedPassage]) -> Resol
         if not wanted:
             out_parts.append(bare)  # no claim to check ("Yes.")
             continue
-        for n, passage in enumerate(passages, start=1):
-            entry.support[n] = len(matched(wanted, terms(passage.text))) / len(wanted)
+        echoed = sorted(matched(question_terms, wanted))  # the question's words the sentence repeats
+        for n in range(1, len(passages) + 1):
+            entry.support[n] = _supports(wanted, echoed, passage_terms[n - 1])
         entry.kept = [n for n in cited if entry.support[n] >= SUPPORT_THRESHOLD]
         if not entry.kept:
             best = max(entry.support, key=lambda n: (entry.support[n], -n))

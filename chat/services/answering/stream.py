@@ -28,7 +28,7 @@ import contextlib
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,16 @@ from chat.services.answering.generation import AnswerCancelled, Generated, Gener
 from chat.services.answering.overlap import script_language
 from chat.services.answering.persistence import AnswerRun, question_language
 from chat.services.retrieval import RetrievalResult, RetrievedPassage, db_call, passages_retrieve
-from docintel.errors import DocIntelError, GuardrailBlocked, InvalidInput, LLMBadResponse, LLMTimeout, LLMUnavailable
+from docintel.errors import (
+    DocIntelError,
+    GuardrailBlocked,
+    InvalidInput,
+    LLMBadResponse,
+    LLMTimeout,
+    LLMUnavailable,
+    NotAuthenticated,
+    RateLimited,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -158,7 +167,7 @@ async def _generated_answer(
     if language == "el" and script_language(checked.text) not in ("el", None):
         yield "wrong_language"
         return
-    resolution = citations_resolve(answer=checked.text, passages=plan.passages)
+    resolution = citations_resolve(answer=checked.text, passages=plan.passages, question=question)
     run.decision["support"] = resolution.provenance()
     if not resolution.supported:
         yield "unsupported"
@@ -191,25 +200,59 @@ async def answer_stream(
     """Answer ``text`` for ``user`` from the documents they may read, streaming tokens as they are generated.
 
     Yields ``{"type": "token"}`` events, then exactly one ``{"type": "answer"}`` (status ``completed``,
-    ``extractive`` or ``no_answer``) or ``{"type": "error"}`` (blocked question, failed, cancelled). The Query is
-    persisted before generation, the Response once at the end with its final status and the decision that led to
-    it; a failure never leaves a partial "completed" answer. No database connection is held while the model works.
+    ``extractive`` or ``no_answer``) or ``{"type": "error"}`` (blocked question, refused, failed, cancelled). The
+    user is read again from the database first (roles, groups, ``is_active`` as they are now), then the question
+    counts against the user's quotas (:mod:`chat.services.quota`): a refusal is ``rate_limited`` with
+    ``retry_after`` and stores nothing. The Query is persisted before generation, the Response once at the end
+    with its final status and the decision that led to it; a failure never leaves a partial "completed" answer. No
+    database connection is held while the model works.
 
     Args:
         user: the signed-in reader.
         text: the question.
         session: the chat session (its history makes follow-ups standalone), or None for a one-off question.
-        channel: ``ws``, ``api`` or ``sse`` (recorded on the Query).
+        channel: ``ws``, ``api`` or ``sse`` (recorded on the Query); ``eval`` (the evaluation harness) has no quota.
         cancel: set it to stop generation; the Response is stored as cancelled.
     """
-    from chat.services.guards import input_guard
+    from chat.services.quota import answer_admit
+    from docintel.services import user_current
 
-    run = AnswerRun(started=time.perf_counter())
     text = (text or "").strip()
     if not text:
         err = InvalidInput("The question is empty.")
         yield error_event(code=err.code, message=err.message)
         return
+    fresh = await db_call(user_current)(user_id=getattr(user, "pk", None))
+    if fresh is None:
+        denied = NotAuthenticated("Your account is not active.")
+        yield error_event(code=denied.code, message=denied.message)
+        return
+    slot = None
+    if channel != "eval":
+        try:
+            slot = await answer_admit(user_id=fresh.pk)
+        except RateLimited as exc:
+            yield error_event(code=exc.code, message=exc.message, retry_after=int(exc.detail["retry_after"]))
+            return
+    try:
+        stream = _answer(user=fresh, text=text, session=session, channel=channel, cancel=cancel)
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                if event["type"] != "token" and slot is not None:
+                    await slot.release()  # before the final event: the reader may ask again the moment it arrives
+                yield event
+    finally:
+        if slot is not None:
+            await asyncio.shield(slot.release())
+
+
+async def _answer(
+    *, user: Any, text: str, session: ChatSession | None, channel: str, cancel: asyncio.Event | None
+) -> AsyncGenerator[AnswerEvent]:
+    """Stages 1–9 of :func:`answer_stream` for an admitted question of a current user."""
+    from chat.services.guards import input_guard, secrets_redact
+
+    run = AnswerRun(started=time.perf_counter())
     # 1. input guard
     try:
         if session is not None:
@@ -280,7 +323,8 @@ async def answer_stream(
         else:
             run.decision["reason"] = reason
             if out.raw and reason != "output_blocked":
-                run.decision["generated_text"] = out.raw[:4000]  # kept for the librarian, never shown
+                # kept for the librarian, never shown; a credential in it is redacted all the same
+                run.decision["generated_text"] = secrets_redact(out.raw)[:4000]
             quoted = None if extract is None else await _quoted(
                 extract=extract, question=question, user=user, query=query, run=run
             )  # fmt: skip
@@ -292,7 +336,9 @@ async def answer_stream(
                 status, (answer_text, citations) = Response.Status.EXTRACTIVE, quoted
                 partial = out.shown.strip() if reason == "stalled" else ""
                 if partial:  # tokens were shown, then the model stalled: keep what the passages support
-                    shown = citations_resolve(answer=partial, passages=_plan_passages(run, retrieval))
+                    shown = citations_resolve(
+                        answer=partial, passages=_plan_passages(run, retrieval), question=question
+                    )
                     if shown.supported:
                         answer_text, citations = _append_extract(shown.text, shown.citations, extract)  # type: ignore[arg-type]
         response = await db_call(store.response_save)(
@@ -349,8 +395,8 @@ def answer_sync(*, user: Any, text: str, session: ChatSession | None = None, cha
     """Answer without streaming (REST API): the same path and persistence as :func:`answer_stream`.
 
     Raises:
-        DocIntelError: the coded error the stream ended with (GuardrailBlocked, ...); its ``detail`` carries
-            ``response_id`` when a Response was stored.
+        DocIntelError: the coded error the stream ended with (GuardrailBlocked, RateLimited, ...); its ``detail``
+            carries ``response_id`` when a Response was stored, ``retry_after`` for a refusal by the quota.
     """
 
     async def collect() -> AnswerEvent:
@@ -364,7 +410,9 @@ def answer_sync(*, user: Any, text: str, session: ChatSession | None = None, cha
     event = async_to_sync(collect)()
     if event["type"] == "error":
         cls = DocIntelError.for_code(event["code"])
-        raise cls(event["message"], detail={k: v for k, v in event.items() if k in ("response_id", "query_id")})
+        raise cls(
+            event["message"], detail={k: v for k, v in event.items() if k in ("response_id", "query_id", "retry_after")}
+        )
     assert event["type"] == "answer"
     return AnswerResult(
         text=event["text"],
