@@ -3,13 +3,16 @@
 The consumer authenticates (JWT subprotocol or Django session, set by the middleware in :mod:`docintel.asgi`),
 checks that the session is the user's own, validates client messages and forwards questions to
 :func:`chat.services.answering.answer_stream`, whose events it sends unchanged. The stream runs in its own task, so
-``cancel``, ``ping`` and refusals of a second question are handled while tokens flow.
+``cancel``, ``ping`` and refusals of a second question are handled while tokens flow. Each question reads the user
+again (a deactivated user's socket closes with 4401; the service applies the current roles and groups and the
+user's quotas); a closed socket cancels its stream (stored as cancelled); ``history`` is bounded and throttled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -21,7 +24,8 @@ from django.conf import settings
 
 from chat.events import AnswerEvent, ErrorEvent, HistoryEvent, ServerMessage, error_event
 from chat.services.sessions import response_answer_event, session_for_user, session_history
-from docintel.errors import ResponseNotFound, SessionNotFound
+from docintel.errors import NotAuthenticated, RateLimited, ResponseNotFound, SessionNotFound
+from docintel.services import user_current
 from docintel.ws_auth import BEARER_SUBPROTOCOL
 
 if TYPE_CHECKING:
@@ -36,7 +40,7 @@ CLOSE_HEARTBEAT_TIMEOUT = 4408  # no frame from the client in time after a ping
 
 CANCEL_GRACE_S = 5.0  # after a cancel, the service gets this long to end its stream before the task is cancelled
 
-# Streams whose socket went away keep running until the service has stored the answer (fetchable on reconnect).
+# Streams of a closed socket are cancelled; they are kept here until the service has stored them as cancelled.
 _DETACHED: set[asyncio.Task[None]] = set()
 
 
@@ -62,6 +66,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         self.cancel_event = asyncio.Event()
         self.watchers: list[asyncio.Task[None]] = []
         self.last_seen = time.monotonic()
+        self.history_at = -math.inf
         jwt = self.scope.get("auth_method") == "jwt"
         # Accept first so the refusal carries a code the client can read (a refused handshake is a bare HTTP 403).
         await self.accept(subprotocol=BEARER_SUBPROTOCOL if jwt else None)
@@ -88,10 +93,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         self.open = False
         for watcher in self.watchers:
             watcher.cancel()
+        self._stream_stop()
+
+    def _stream_stop(self) -> None:
+        """Nobody reads the answer any more: cancel it (the service stores what was shown, as cancelled)."""
         stream = self.stream_task
         if stream is not None and not stream.done():
+            self.cancel_event.set()
+            stream.cancel()
             _DETACHED.add(stream)
             stream.add_done_callback(_DETACHED.discard)
+            log.info("ws_chat_stream_cancelled", session_id=str(self.chat_session.pk))
 
     # --- Receiving ---------------------------------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
@@ -116,9 +128,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         elif kind == "fetch":
             await self._fetch(content.get("response_id"))
         elif kind == "history":
-            items = await database_sync_to_async(session_history)(session=self.chat_session)
-            history: HistoryEvent = {"type": "history", "items": items}
-            await self._send(history)
+            await self._history()
         elif kind == "ping":
             await self._send({"type": "pong"})
         elif kind == "pong":
@@ -137,6 +147,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
             # Refused, never interleaved: the client waits for the answer (or cancels it) and asks again.
             await self._send(error_event(code="answer_in_progress", message="Wait for the answer or stop it first."))
             return
+        user = await database_sync_to_async(user_current)(user_id=self.user.pk)
+        if user is None:  # deactivated (or deleted) since the socket opened
+            denied = NotAuthenticated("Your account is not active.")
+            await self._send(error_event(code=denied.code, message=denied.message))
+            log.info("ws_chat_user_inactive", session_id=str(self.chat_session.pk), user_id=self.user.pk)
+            await self._close(CLOSE_NOT_AUTHENTICATED)
+            return
+        self.user = user  # roles and groups as they are now, for this question
         self.cancel_event = asyncio.Event()
         self.stream_task = asyncio.create_task(self._stream(text.strip(), self.cancel_event))
 
@@ -150,6 +168,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
             task.cancel()
             log.warning("ws_chat_cancel_forced", session_id=str(self.chat_session.pk))
             await self._send(error_event(code="cancelled", message="The answer was stopped."))
+
+    async def _history(self) -> None:
+        """The session's last DOCINTEL_WS_HISTORY_ITEMS exchanges; one frame per DOCINTEL_WS_HISTORY_INTERVAL s."""
+        wait = self.history_at + float(settings.DOCINTEL_WS_HISTORY_INTERVAL) - time.monotonic()
+        if wait > 0:
+            await self._send(
+                error_event(
+                    code=RateLimited.code, message="History was just sent; ask again shortly.",
+                    retry_after=max(1, math.ceil(wait)),
+                )
+            )  # fmt: skip
+            return
+        self.history_at = time.monotonic()
+        items = await database_sync_to_async(session_history)(
+            session=self.chat_session, limit=settings.DOCINTEL_WS_HISTORY_ITEMS
+        )
+        history: HistoryEvent = {"type": "history", "items": items}
+        await self._send(history)
 
     async def _fetch(self, response_id: Any) -> None:
         if not isinstance(response_id, int) or isinstance(response_id, bool):
@@ -202,8 +238,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         await self._close(CLOSE_NOT_AUTHENTICATED)
 
     async def _close(self, code: int) -> None:
-        """Close from the server; a running answer goes on and is stored (``fetch``/``history`` after reconnecting)."""
+        """Close from the server; :meth:`disconnect` then cancels a running answer (stored as cancelled)."""
         if not self.open:
             return
         self.open = False
+        self._stream_stop()
         await self.close(code=code)

@@ -50,6 +50,7 @@ class ErrorEvent(TypedDict):
     message: str
     response_id: NotRequired[int]
     query_id: NotRequired[int]
+    retry_after: NotRequired[int]  # rate_limited: seconds until the next question may be asked
 
 
 AnswerEvent = TokenEvent | AnswerFinalEvent | ErrorEvent
@@ -59,12 +60,21 @@ def token_event(text: str) -> TokenEvent:
     return {"type": "token", "text": text}
 
 
-def error_event(*, code: str, message: str, response_id: int | None = None, query_id: int | None = None) -> ErrorEvent:
+def error_event(
+    *,
+    code: str,
+    message: str,
+    response_id: int | None = None,
+    query_id: int | None = None,
+    retry_after: int | None = None,
+) -> ErrorEvent:
     event: ErrorEvent = {"type": "error", "code": code, "message": message}
     if response_id is not None:
         event["response_id"] = response_id
     if query_id is not None:
         event["query_id"] = query_id
+    if retry_after is not None:
+        event["retry_after"] = retry_after
     return event
 
 

@@ -85,3 +85,13 @@ def user_tokens_revoke(*, user: User) -> int:
         [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
     )
     return len(created)
+
+
+def user_current(*, user_id: int | None) -> User | None:
+    """The user as the database has it now (roles, groups, ``is_active`` read afresh), None when inactive or gone.
+
+    A long-lived socket calls it for each question, so a demotion or a deactivation counts from the next question.
+    """
+    if user_id is None:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()

@@ -266,7 +266,12 @@ DOCINTEL_MAX_QUESTION_BYTES: int = env.int("MAX_QUESTION_BYTES", default=4000)
 # NeMo Guardrails self-check rails: "input", "output" (both: "input,output"). Off by default: the bundled 135M
 # model judges unreliably; enable with a capable LLM. LLM Guard and DocIntel's own rules always run.
 DOCINTEL_NEMO_RAILS: list[str] = env.list("NEMO_RAILS", default=[])
-DOCINTEL_QUESTION_THROTTLE: str = env.str("QUESTION_THROTTLE", default="30/min")
+# Question quotas (chat/services/quota.py), enforced where an answer starts, so WebSocket, SSE and the sync API share
+# them: questions per user per minute, answers running at once per user, and how long a slot is held at most (a
+# crashed process frees its slots after this). Counters live in the shared cache (Redis in production).
+DOCINTEL_QUESTIONS_PER_MINUTE: int = env.int("QUESTIONS_PER_MINUTE", default=30)
+DOCINTEL_ANSWERS_CONCURRENT: int = env.int("ANSWERS_CONCURRENT", default=2)
+DOCINTEL_ANSWER_SLOT_SECONDS: int = env.int("ANSWER_SLOT_SECONDS", default=300)
 
 # --- Evaluation (chat/services/evaluation, issue 5): the RAGAS judge is any OpenAI-compatible server; by default the
 # answering model itself (weak: SmolLM2-135M), a stronger one when configured. Reports go to EVAL_REPORTS_DIR.
@@ -286,6 +291,9 @@ EVAL_DATA_DIR = Path(env.str("EVAL_DATA_DIR", default=str(BASE_DIR.parent / "sha
 DOCINTEL_WS_HEARTBEAT_SECONDS: float = env.float("WS_HEARTBEAT_SECONDS", default=30.0)
 DOCINTEL_WS_HEARTBEAT_TIMEOUT: float = env.float("WS_HEARTBEAT_TIMEOUT", default=10.0)
 DOCINTEL_WS_MAX_QUESTION_CHARS: int = env.int("WS_MAX_QUESTION_CHARS", default=4000)
+# ``history`` frames: at most this many exchanges each, and one every N seconds per socket (refused: rate_limited).
+DOCINTEL_WS_HISTORY_ITEMS: int = env.int("WS_HISTORY_ITEMS", default=50)
+DOCINTEL_WS_HISTORY_INTERVAL: float = env.float("WS_HISTORY_INTERVAL", default=1.0)
 
 # --- Auth, passwords -----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -338,7 +346,6 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "docintel.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"questions": DOCINTEL_QUESTION_THROTTLE},
 }
 # Refresh tokens rotate: each refresh returns a new one and blacklists the old (token_blacklist app). Logout revokes
 # (docintel/services.py user_tokens_revoke); a password change revokes every token through the password-hash claim.

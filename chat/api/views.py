@@ -37,7 +37,6 @@ from chat.services.sessions import (
     session_history,
     sessions_for_list,
 )
-from docintel.api.permissions import QuestionThrottle
 from docintel.api.schema import error_responses
 
 if TYPE_CHECKING:
@@ -121,7 +120,7 @@ class JSONAPIView(APIView):
 
 
 class QueryView(JSONAPIView):
-    throttle_classes = (QuestionThrottle,)
+    """Questions count against the user's quotas in the answering service (429 ``rate_limited``, ``Retry-After``)."""
 
     @extend_schema(
         operation_id="query",
@@ -139,7 +138,8 @@ class QueryView(JSONAPIView):
 
 
 class QueryStreamView(JSONAPIView):
-    throttle_classes = (QuestionThrottle,)
+    """A question refused by the user's quotas is one ``event: error`` (``rate_limited``, ``retry_after``)."""
+
     renderer_classes = (JSONRenderer, EventStreamRenderer)
 
     @extend_schema(
@@ -152,13 +152,14 @@ class QueryStreamView(JSONAPIView):
                 description=(
                     "Server-Sent Events: `event: token` frames (`{type, text}`), then exactly one `event: answer` "
                     "(`{type, text, citations, response_id, query_id, status}`) or `event: error` "
-                    "(`{type, code, message}`). The data of each frame is JSON."
+                    "(`{type, code, message}`; `rate_limited` adds `retry_after` in seconds). The data of each frame "
+                    "is JSON."
                 ),
             ),
-            **{(code, "application/json"): r for code, r in error_responses(400, 404, 415, 429).items()},
+            **{(code, "application/json"): r for code, r in error_responses(400, 404, 415).items()},
             **{
                 (code, "text/event-stream"): OpenApiResponse(SSE_EVENT, description="The same error as one event.")
-                for code in (400, 401, 404, 405, 415, 429)
+                for code in (400, 401, 404, 405, 415)
             },
         },
         tags=["questions"],
@@ -169,7 +170,6 @@ class QueryStreamView(JSONAPIView):
         form.is_valid(raise_exception=True)
         user = _user(request)
         session = _session(user, form.validated_data.get("session_id"))
-        _ = (user.is_librarian, user.group_ids)  # resolve the permission facts here, not in the event loop
         stream = answer_stream(user=user, text=form.validated_data["text"], session=session)
         response = StreamingHttpResponse(sse_events(stream), content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"

@@ -17,6 +17,7 @@ Heavy libraries load lazily, once per process (:func:`guards_warm_up`).
 from __future__ import annotations
 
 import functools
+import math
 import re
 import threading
 import time
@@ -80,6 +81,33 @@ _MD_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*([^)\s]*)[^)\n]*\)")
 _MD_REF_DEF = re.compile(r"^\s*\[[^\]\n]+\]:\s*\S+.*$", re.MULTILINE)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>\n]*>")
 _BARE_URL = re.compile(r"\b(?:https?|ftp|javascript|data):[^\s)\]>\"']+", re.IGNORECASE)
+
+# Secrets, redacted in the streamed view and the final answer alike (LLM Guard's Secrets scanner runs on the final
+# answer too): the well-known credential formats (a subset of detect-secrets' plugins), the value of an assignment
+# to a secret-looking name, private key blocks, and long high-entropy runs. Replaced as LLM Guard does.
+REDACTED = "******"
+_SECRET_PREFIXES = (
+    "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "A3T", "ghp_", "gho_", "ghu_",
+    "ghs_", "ghr_", "github_pat_", "xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "sk-", "sk_live_",
+    "rk_live_", "AIza", "eyJ", "-----BEGIN",
+)  # fmt: skip
+_SECRET = re.compile(
+    r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\b"
+    r"|\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|\b[rs]k_live_[0-9a-zA-Z]{20,}|\bsk-[A-Za-z0-9_-]{20,}"
+    r"|\bAIza[0-9A-Za-z_-]{35}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)"
+)
+_CREDENTIAL_LABEL = (
+    r"(?<![a-z])(?:aws_)?(?:secret(?:[_-]access)?(?:[_-]?key)?|password|passwd|api[_-]?key|access[_-]?key"
+    r"|(?:access|auth|api)?[_-]?token)[\"']?\s*[:=]\s*[\"']?"
+)
+_SECRET_ASSIGNMENT = re.compile(rf"(?i)({_CREDENTIAL_LABEL})([^\s\"',;]{{8,}})")
+_SECRET_ASSIGNMENT_OPEN = re.compile(rf"(?i){_CREDENTIAL_LABEL}[^\s\"',;]*\Z")
+_RUN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+_TRAILING_RUN = re.compile(r"[\w+/=.-]+\Z")
 
 
 @dataclass
@@ -151,13 +179,59 @@ def sanitize_output(text: str, *, allowed_urls: frozenset[str] = frozenset()) ->
     text = note("markdown_reference", _MD_REF_DEF.sub("", text), text)
     text = note("html_tag", _HTML_TAG.sub("", text), text)
     text = note("url", _BARE_URL.sub(lambda m: m.group(0) if m.group(0) in allowed_urls else "", text), text)
+    text = note("secret", secrets_redact(text), text)
     return text, changes
 
 
-def stream_safe_length(text: str) -> int:
-    """How much of a partial answer can be shown now: up to an unfinished ``[...](...)``, ``<...>`` or ``!``.
+def _high_entropy(run: str) -> bool:
+    """A run of 32+ base64 characters with upper, lower and digits at over 4.2 bits per character."""
+    if not (any(c.isdigit() for c in run) and any(c.isupper() for c in run) and any(c.islower() for c in run)):
+        return False
+    counts = {c: run.count(c) for c in set(run)}
+    entropy = -sum(n / len(run) * math.log2(n / len(run)) for n in counts.values())
+    return entropy > 4.2
 
-    The streamed tokens never show an image, link or tag that :func:`sanitize_output` would remove later.
+
+def secrets_redact(text: str) -> str:
+    """Replace credentials in ``text`` by ``******`` (see ``_SECRET``); the rest of the text is left as it is."""
+    text = _SECRET.sub(REDACTED, text)
+    text = _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+    return _RUN.sub(lambda m: REDACTED if _high_entropy(m.group(0)) else m.group(0), text)
+
+
+def secret_safe_length(text: str) -> int:
+    """How much of a partial answer can be shown without a secret still being written.
+
+    The end of the text, less an unfinished private key block, an assignment to a secret-looking name whose value may
+    still grow, or a trailing run that could still become a credential (a known prefix, or 16+ characters that could
+    grow into a high-entropy run).
+    """
+    cut = len(text)
+    assignment = _SECRET_ASSIGNMENT_OPEN.search(text)
+    if assignment is not None:
+        cut = assignment.start()
+    block = text.rfind("-----BEGIN")
+    if block != -1 and not re.search(r"-----END[A-Z ]*PRIVATE KEY-----", text[block:]):
+        cut = block
+    trailing = _TRAILING_RUN.search(text)
+    if trailing is not None:
+        run = trailing.group(0)
+        # a secret may follow an assignment ("token=") or start inside the run after punctuation ("(AKIA")
+        for start in (0, *(i + 1 for i, c in enumerate(run) if c in "=./+-")):
+            part = run[start:]
+            if not part:
+                continue
+            if len(part) >= 16 or any(p.startswith(part[: len(p)]) or part.startswith(p) for p in _SECRET_PREFIXES):
+                cut = min(cut, trailing.start() + start)
+                break
+    return cut
+
+
+def stream_safe_length(text: str) -> int:
+    """How much of a partial answer can be shown now: up to unfinished markup or a run that may become a secret.
+
+    Unfinished markup is a ``[...](...)``, ``<...>`` or ``!``; secrets are :func:`secret_safe_length`'s. The
+    streamed tokens never show an image, link, tag or secret that :func:`sanitize_output` would remove later.
     """
     cut = len(text)
     for opener in ("![", "[", "<", "!"):
@@ -178,7 +252,7 @@ def stream_safe_length(text: str) -> int:
         pos = text.rfind(scheme)
         if pos != -1 and not re.search(r"\s", text[pos:]):
             cut = min(cut, pos)
-    return cut
+    return min(cut, secret_safe_length(text))
 
 
 def leak_reasons(text: str, *, canary: str, system_prompt: str) -> list[str]:

@@ -11,7 +11,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from docintel.errors import DocIntelError
+from docintel.errors import DocIntelError, RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Render every error as ``{"code", "message", "detail"}`` with the right HTTP status."""
     if isinstance(exc, DocIntelError):
         log.info("api_error", code=exc.code, status=exc.status)
-        return Response(exc.as_dict(), status=exc.status)
+        headers = None
+        if isinstance(exc, RateLimited) and isinstance(exc.detail, dict) and "retry_after" in exc.detail:
+            headers = {"Retry-After": str(int(exc.detail["retry_after"]))}
+        return Response(exc.as_dict(), status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

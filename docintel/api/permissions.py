@@ -1,4 +1,4 @@
-"""Permissions and throttles shared by the app APIs."""
+"""Permissions shared by the app APIs (question quotas live in :mod:`chat.services.quota`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 
@@ -26,9 +25,3 @@ class IsLibrarianToWrite(BasePermission):
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         return request.method in SAFE_METHODS or bool(getattr(request.user, "is_librarian", False))
-
-
-class QuestionThrottle(UserRateThrottle):
-    """Per-user rate on the question endpoints: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["questions"]``."""
-
-    scope = "questions"

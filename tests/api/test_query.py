@@ -20,7 +20,6 @@ from chat.api import views
 from chat.events import Citation
 from chat.models import ChatSession, Query
 from chat.services.answering import AnswerResult
-from docintel.api.permissions import QuestionThrottle
 from docintel.errors import GuardrailBlocked, LLMTimeout, LLMUnavailable
 
 pytestmark = pytest.mark.django_db
@@ -133,18 +132,33 @@ def test_service_errors_keep_their_code_and_status(api_as, reader, monkeypatch, 
     assert response.json() == {"code": code, "message": error.message, "detail": error.detail}
 
 
-def test_questions_are_throttled_per_user(api_as, reader, outsider, calls, monkeypatch):
-    monkeypatch.setattr(QuestionThrottle, "THROTTLE_RATES", {"questions": "2/min"})
+def test_questions_are_limited_by_the_service_quota_on_both_routes(api_as, reader, outsider, settings, monkeypatch):
+    """The quota lives in the answering service (chat.services.quota): 429 with Retry-After on the sync route, one
+    ``event: error`` with ``retry_after`` on the stream; nothing is asked past it."""
+    from chat.services.answering import stream
+
+    asked: list[str] = []
+
+    async def answered(**kwargs):
+        asked.append(kwargs["text"])
+        async for event in _answer_events():
+            yield event
+
+    monkeypatch.setattr(stream, "_answer", answered)
+    settings.DOCINTEL_QUESTIONS_PER_MINUTE = 2
     client = api_as(reader)
     assert client.post("/api/v1/query", {"text": "1"}, format="json").status_code == 200
-    assert client.post("/api/v1/query/stream", {"text": "2"}, format="json").status_code == 200
+    assert b"event: answer" in b"".join(client.post("/api/v1/query/stream", {"text": "2"}, format="json"))
     limited = client.post("/api/v1/query", {"text": "3"}, format="json")
     assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
-    assert int(limited["Retry-After"]) > 0
-    assert client.post("/api/v1/query/stream", {"text": "4"}, format="json").status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 61 and limited.json()["detail"]["retry_after"] == int(
+        limited["Retry-After"]
+    )
+    body = b"".join(client.post("/api/v1/query/stream", {"text": "4"}, format="json")).decode()
+    assert body.startswith("event: error\n") and '"code": "rate_limited"' in body and '"retry_after": ' in body
     assert api_as(outsider).post("/api/v1/query", {"text": "5"}, format="json").status_code == 200
-    assert len(calls) == 3
-    # other routes are not throttled
+    assert asked == ["1", "2", "5"]
+    # other routes are not limited
     assert client.get("/api/v1/sessions/").status_code == 200
 
 

@@ -283,9 +283,44 @@ async def test_token_expiring_mid_stream_closes_4401_and_reconnect_fetches(reade
     assert message["code"] == 4401
     assert '"token_expired"' in events[-1]
     await comm.disconnect()
-    # The answer goes on without the socket, so the service can store it.
-    await asyncio.wait_for(service.finished.wait(), timeout=5)
+    # A closed socket cancels its answer (the service stores it as cancelled, fetchable after reconnecting).
+    await asyncio.wait_for(service.finished.wait(), timeout=1)
     assert len(service.calls) == 1
+    assert len(events) < 15
+
+
+async def test_a_deactivated_user_is_closed_4401_at_the_next_question(reader, monkeypatch):
+    service = _scripted(monkeypatch, ["a"])
+    session = await _session(reader)
+    comm = _jwt_communicator(session.pk, await _token(reader))
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "question", "text": "first"})
+    assert (await _receive_until_final(comm))[-1]["type"] == "answer"
+    reader.is_active = False
+    await sync_to_async(reader.save)(update_fields=["is_active"])
+    await comm.send_json_to({"type": "question", "text": "second"})
+    refusal = await comm.receive_json_from()
+    assert (refusal["type"], refusal["code"]) == ("error", "not_authenticated")
+    assert await _closed_with(comm) == 4401
+    assert [c["text"] for c in service.calls] == ["first"]
+
+
+async def test_history_frames_are_bounded_and_throttled(reader, settings):
+    settings.DOCINTEL_WS_HISTORY_ITEMS = 2
+    settings.DOCINTEL_WS_HISTORY_INTERVAL = 30.0
+    session = await _session(reader)
+    for _ in range(3):
+        await _stored_answer(reader, session)
+    comm = _jwt_communicator(session.pk, await _token(reader))
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "history"})
+    history = await comm.receive_json_from()
+    assert history["type"] == "history" and len(history["items"]) == 2
+    await comm.send_json_to({"type": "history"})
+    refused = await comm.receive_json_from()
+    assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+    assert 1 <= refused["retry_after"] <= 30
+    await comm.disconnect()
 
 
 @sync_to_async
