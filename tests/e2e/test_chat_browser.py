@@ -66,6 +66,19 @@ STREAM_WATCH = """() => {
 }"""
 
 
+def sign_in_and_open_a_session(page, base: str) -> None:
+    """Sign in as the reader persona on the page's login form and open a new conversation, connected."""
+    if not page.url.endswith("/accounts/login/"):
+        page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", "reader@example.com")
+    page.fill("#id_password", "pw-reader-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/chat/")
+    page.click("#new-session")
+    page.wait_for_url(f"{base}/chat/*/")
+    page.wait_for_function("() => document.getElementById('connection').textContent === ''")
+
+
 def _console_errors(context) -> list[str]:
     """Console errors and uncaught exceptions of every page of ``context`` (CSP violations are console errors)."""
     errors: list[str] = []
@@ -104,13 +117,7 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
         try:
             login = page.goto(f"{base}/accounts/login/")
             assert login is not None and "script-src 'self'" in login.headers["content-security-policy"]
-            page.fill("#id_username", "reader@example.com")
-            page.fill("#id_password", "pw-reader-1")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/chat/")
-            page.click("#new-session")
-            page.wait_for_url(f"{base}/chat/*/")
-            page.wait_for_function("() => document.getElementById('connection').textContent === ''")
+            sign_in_and_open_a_session(page, base)
 
             # Record whether tokens appeared while the answer was still streaming (with the stop button shown).
             page.evaluate(STREAM_WATCH)

@@ -17,7 +17,7 @@ from chat.models import Response
 from documents.models import Document
 from documents.services import ingest
 from tests.conftest import REPO, SHARED_DATA
-from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors
+from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors, sign_in_and_open_a_session
 from tests.evaluation.support import use_stack
 from tests.factories import make_document
 
@@ -65,14 +65,7 @@ def test_greek_question_over_a_greek_pdf_gets_a_cited_answer_that_opens_the_quot
         console_errors = _console_errors(context)
         page = context.new_page()
         try:
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", "reader@example.com")
-            page.fill("#id_password", "pw-reader-1")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/chat/")
-            page.click("#new-session")
-            page.wait_for_url(f"{base}/chat/*/")
-            page.wait_for_function("() => document.getElementById('connection').textContent === ''")
+            sign_in_and_open_a_session(page, base)
             page.fill("#question", QUESTION)
             page.click("#send")
             chip = page.locator("#exchanges .answer.answered .citations .chip").first
