@@ -27,7 +27,7 @@ from tests.evaluation.support import index_document
 from tests.factories import make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-_indexed = errors.indexed  # the fixture ``indexed`` (registered under its own name): the tides, shared with Finance
+indexed = errors.indexed  # the fixture of test_answer_errors: the tides, shared with Finance
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
