@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import cast
 
 import structlog
 
 from chat.components.prompting_types import HistoryTurn
 from chat.services.answering.budget import speed_get, tokens_count
+from chat.services.answering.overlap import matched, terms
 from chat.services.pipelines_cache import loop_pipeline
 
 log = structlog.get_logger(__name__)
 
-_WORDS = re.compile(r"\w+")
 CONDENSE_SHARE = 0.3  # at most this share of the first-token target may go to condensing
 CONDENSE_MAX_TOKENS = 64
 
@@ -61,8 +60,13 @@ async def question_condense(*, text: str, history: list[dict[str, str]], target_
         candidate = ""
     if not candidate or len(candidate) > 400 or injection_markers(candidate):
         return _fallback(text, history), "fallback"
-    # A 135M model drops key terms: keep the rewrite only when it still carries the follow-up's own words.
-    own = set(_WORDS.findall(text.lower()))
-    if own and not own & set(_WORDS.findall(candidate.lower())):
+    if not candidate.rstrip().endswith(("?", ";", "\u037e")):  # a statement is the model answering, not rewriting
+        return _fallback(text, history), "fallback"
+    # A 135M model drops key terms or drifts to another subject: keep the rewrite only when it carries every content
+    # term of the follow-up and at least one of the conversation it refers to.
+    rewritten = terms(candidate)
+    own = terms(text)
+    before = terms(" ".join(turn["question"] for turn in history))
+    if len(matched(own, rewritten)) < len(own) or (before and not matched(before, rewritten)):
         return _fallback(text, history), "fallback"
     return candidate, "model"
