@@ -18,6 +18,7 @@ RANK_PRIOR = 0.35  # the retriever's order still counts: the best passage's sent
 # questions (benchmarks/answer_quality.py): the best sentence for questions about articles not ingested carried at
 # most 0.15 (Greek) of the terms, for answerable ones at least 0.30.
 MIN_COVERAGE = 0.25
+MIN_SHARED_TERMS = 2  # distinct question terms the quote must carry (fewer when the question has fewer)
 MAX_QUOTES = 2
 MAX_QUOTE_CHARS = 600
 
@@ -120,10 +121,11 @@ def extract_build(*, ranking: Ranking, passages: list[RetrievedPassage], languag
     same_language = [s for s in ranked if s.language == language]
     pool = same_language if same_language and same_language[0].coverage >= MIN_COVERAGE else ranked
     first = pool[0]
-    if first.coverage < MIN_COVERAGE:
+    first_terms = matched(ranking.question_terms, terms(first.text))
+    # one shared word is a coincidence ("technical" for "Pharmacy Technician" in an IT handbook), two are a topic
+    if first.coverage < MIN_COVERAGE or len(first_terms) < min(MIN_SHARED_TERMS, len(ranking.question_terms)):
         return None
     quotes = [first]
-    first_terms = matched(ranking.question_terms, terms(first.text))
     for candidate in pool[1:]:
         if len(quotes) >= MAX_QUOTES or sum(len(q.text) for q in quotes) + len(candidate.text) > MAX_QUOTE_CHARS:
             break

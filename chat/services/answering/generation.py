@@ -1,7 +1,7 @@
 """Streaming generation against the configured LLM, held to the plan's deadlines, with what it observed of the speed.
 
 The first token must come within the plan's deadline, and later tokens without a silence of ANSWER_STALL_SECONDS;
-a Greek question's answer must start in Greek. Each way of not delivering stops generation with a reason the
+the answer must start in the question's language. Each way of not delivering stops generation with a reason the
 caller turns into the extractive answer. What the stream shows is held back until it cannot turn into markup the
 output guard would strip, or into the canary.
 """
@@ -25,7 +25,9 @@ from chat.services.pipelines_cache import loop_pipeline
 from chat.services.retrieval import RetrievedPassage
 from docintel.errors import DocIntelError, GuardrailBlocked, LLMBadResponse, LLMTimeout
 
-LANGUAGE_CHECK_LETTERS = 24  # letters of a Greek question's answer seen before it is shown (or stopped)
+# Letters of an answer seen before it is shown (or stopped for its language): a Greek question's answer is held
+# longer, since the bundled model's switch to English is the common case; an English one shows almost at once.
+LANGUAGE_CHECK_LETTERS = {"el": 24, "en": 12}
 
 
 class AnswerCancelled(Exception):  # a signal, not an error a user sees
@@ -110,8 +112,8 @@ async def generate(
 
     Raises:
         GenerationStopped: no first token within ``deadline_s`` (``llm_timeout``), a silence longer than
-            ANSWER_STALL_SECONDS or no end within LLM_TIMEOUT (``stalled``), or a Greek question answered in
-            another language (``wrong_language``).
+            ANSWER_STALL_SECONDS or no end within LLM_TIMEOUT (``stalled``), or an answer in another language
+            than the question's (``wrong_language``).
         LLMUnavailable, LLMBadResponse: the server is down or answers garbage.
         GuardrailBlocked: the canary appeared in the stream (a system-prompt leak): generation is stopped.
         AnswerCancelled: ``cancel`` was set.
@@ -121,7 +123,7 @@ async def generate(
     pipeline = loop_pipeline("generation_pipeline")
     nonce = secrets.token_hex(6)
     started = time.perf_counter()
-    hold_for_language = language == "el"
+    hold_for_language = True  # the answer must be in the question's language (a 135M model often switches)
     handle = pipeline.stream(
         {"prompt": {"question": question, "passages": prompt_passages(passages), "canary": canary, "nonce": nonce}},
         include_outputs_from={"prompt"},
@@ -157,9 +159,9 @@ async def generate(
                 if canary.lower() in out.raw.lower():
                     raise GuardrailBlocked("The answer was withheld by the content safety rules.", detail="canary_leak")
                 if hold_for_language:
-                    if letters(out.raw) < LANGUAGE_CHECK_LETTERS:
+                    if letters(out.raw) < LANGUAGE_CHECK_LETTERS.get(language, 12):
                         continue
-                    if script_language(out.raw) != "el":
+                    if script_language(out.raw) != language:
                         raise GenerationStopped("wrong_language")
                     hold_for_language = False
                 view, _ = sanitize_output(out.raw[: _holdback(out.raw, canary)])
@@ -187,7 +189,7 @@ async def generate(
             await asyncio.shield(_observe(out, counted_prompt=counted_prompt, started=started, ended=ended))
     if hold_for_language and out.raw.strip():
         # a short answer that ended before the language could be told: decide on what there is
-        if script_language(out.raw) not in ("el", None):
+        if script_language(out.raw) not in (language, None):
             raise GenerationStopped("wrong_language")
         view, _ = sanitize_output(out.raw)
         out.shown = view

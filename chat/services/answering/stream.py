@@ -164,7 +164,7 @@ async def _generated_answer(
         await db_call(store.audit_blocked)(user=user, query=query, stage="output", reasons=checked.reasons)
         yield "output_blocked"
         return
-    if language == "el" and script_language(checked.text) not in ("el", None):
+    if script_language(checked.text) not in (language, None):
         yield "wrong_language"
         return
     resolution = citations_resolve(answer=checked.text, passages=plan.passages, question=question)
