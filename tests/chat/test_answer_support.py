@@ -92,6 +92,14 @@ def test_the_quote_prefers_the_question_language_and_refuses_an_unrelated_questi
     assert extract_build(ranking=ranking, passages=passages, language="en") is None
 
 
+def test_a_quote_sharing_one_word_with_the_question_is_no_answer():
+    handbook = [passage("The team works in partnership with the International Technical Support Organization (ITSO).")]
+    question = "Who oversees a Pharmacy Technician in the UK?"
+    ranking = sentences_rank(question=question, passages=handbook)
+    assert ranking.best()[0].coverage >= 0.25  # "technical" ~ "technician": enough coverage, one shared word
+    assert extract_build(ranking=ranking, passages=handbook, language="en") is None
+
+
 @pytest.mark.skipif(not QA.is_dir(), reason="shared QA set not present")
 def test_the_support_threshold_separates_the_evaluation_runs_answers_from_attack_answers():
     contexts: dict[tuple[str, str], str] = {}
