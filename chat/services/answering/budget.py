@@ -239,12 +239,6 @@ _tokenizer_kind: dict[str, str] = {}  # server root -> llamacpp | vllm | none
 _counts: OrderedDict[tuple[str, str], int] = OrderedDict()
 
 
-def estimate_tokens(text: str) -> int:
-    """Fallback when the server cannot tokenize: ~4 ASCII characters a token, one token per other character."""
-    ascii_count = sum(1 for ch in text if ch < "\x80")
-    return ascii_count // 4 + (len(text) - ascii_count) + 1
-
-
 async def _count_one(root: str, text: str) -> int:
     client = _client()
     kind = _tokenizer_kind.get(root)
@@ -270,6 +264,8 @@ async def tokens_count(texts: list[str]) -> tuple[list[int], str]:
         or could not be reached).
     """
     import httpx
+
+    from chat.components.prompting import estimate_tokens  # the one estimate, for servers that cannot tokenize
 
     root = _server_root()
     if _tokenizer_kind.get(root) == "none":
