@@ -14,12 +14,14 @@ even that fits, or the model is unreachable, the plan says so and the caller ans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import secrets
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -428,13 +430,12 @@ async def prompt_plan(*, question: str, passages: list[RetrievedPassage], rankin
     return plan
 
 
-class generation_slot:
+@contextlib.contextmanager
+def generation_slot() -> Iterator[None]:
     """Count this process's running generations while one is inside (concurrent prompts share the speed)."""
-
-    def __enter__(self) -> None:
-        global _in_flight  # noqa: PLW0603 - the per-process gauge
-        _in_flight += 1
-
-    def __exit__(self, *exc: object) -> None:
-        global _in_flight  # noqa: PLW0603 - the per-process gauge
+    global _in_flight  # noqa: PLW0603 - the per-process gauge
+    _in_flight += 1
+    try:
+        yield
+    finally:
         _in_flight -= 1

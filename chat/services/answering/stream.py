@@ -335,12 +335,12 @@ async def _answer(
             else:
                 status, (answer_text, citations) = Response.Status.EXTRACTIVE, quoted
                 partial = out.shown.strip() if reason == "stalled" else ""
-                if partial:  # tokens were shown, then the model stalled: keep what the passages support
+                if partial and extract is not None:  # tokens shown, then a stall: keep what the passages support
                     shown = citations_resolve(
                         answer=partial, passages=_plan_passages(run, retrieval), question=question
                     )
                     if shown.supported:
-                        answer_text, citations = _append_extract(shown.text, shown.citations, extract)  # type: ignore[arg-type]
+                        answer_text, citations = _append_extract(shown.text, shown.citations, extract)
         response = await db_call(store.response_save)(
             query=query, run=run, status=status, text=answer_text, citations=citations
         )
