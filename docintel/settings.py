@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "audit.apps.AuditConfig",
     "documents.apps.DocumentsConfig",
     "chat.apps.ChatConfig",
+    "review.apps.ReviewConfig",
 ]
 
 MIDDLEWARE = [
