@@ -92,6 +92,13 @@ class DocumentBusy(Conflict):
     default_message = "The document is being processed; try again when it has finished."
 
 
+class VersionConflict(Conflict):
+    """A document version cannot do this in its state (restore the current one, re-ingest a superseded one)."""
+
+    code = "version_conflict"
+    default_message = "This version of the document cannot be changed that way now."
+
+
 class FileTooLarge(DocIntelError):
     code = "file_too_large"
     status = 413
