@@ -262,6 +262,11 @@ DOCINTEL_RETRIEVAL_DENSE_WEIGHT: float = env.float("RETRIEVAL_DENSE_WEIGHT", def
 DOCINTEL_RETRIEVAL_FUSION: str = env.str("RETRIEVAL_FUSION", default="relative")
 # Below this cosine similarity of the best dense hit (and with no keyword hit) the documents "do not say".
 DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE: float = env.float("RETRIEVAL_MIN_DENSE_SCORE", default=0.80)
+# Search (search/): the same retrieval, deeper: candidates per leg, results kept (paginated), and the similarity above
+# which a hit without any query word still counts (a hit holding a query word always does).
+SEARCH_CANDIDATES: int = env.int("SEARCH_CANDIDATES", default=100)
+SEARCH_MAX_RESULTS: int = env.int("SEARCH_MAX_RESULTS", default=100)
+SEARCH_MIN_DENSE_SCORE: float = env.float("SEARCH_MIN_DENSE_SCORE", default=DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE)
 DOCINTEL_HISTORY_TURNS: int = env.int("CHAT_HISTORY_TURNS", default=3)
 DOCINTEL_MAX_QUESTION_BYTES: int = env.int("MAX_QUESTION_BYTES", default=4000)
 # NeMo Guardrails self-check rails: "input", "output" (both: "input,output"). Off by default: the bundled 135M
