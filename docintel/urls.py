@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/login/", views.AdminLoginView.as_view(), name="admin_login"),  # before the admin's own: audited
     path("admin/", admin.site.urls),
     path("api/v1/", include(("docintel.api.urls", "api"), namespace="api")),
+    path("", include("search.urls")),
     path("", include("chat.urls")),
 ]

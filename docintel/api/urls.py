@@ -27,6 +27,7 @@ urlpatterns = [
     path("auth/logout/", TokenRevokeView.as_view(), name="logout"),
     path("", include("documents.api.urls")),
     path("", include("chat.api.urls")),
+    path("", include("search.api.urls")),
     # last: an unknown API path (even one with a newline in it) answers the JSON error shape, not an HTML page
     re_path(r"^[\s\S]*$", api_not_found),
 ]
