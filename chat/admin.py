@@ -120,6 +120,7 @@ class ResponseAdmin(ReadOnlyAdmin):
     search_fields = ("text", "query__text")
     list_select_related = ("query",)
     date_hierarchy = "created_at"
+    change_form_template = "admin/review/response_change_form.html"  # "replay against the current index" (review)
     fields = (
         "query",
         "status",

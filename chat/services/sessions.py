@@ -22,6 +22,7 @@ from chat.events import AnswerFinalEvent, Citation, HistoryItem
 from chat.models import ChatSession, Feedback, Query, Response
 from docintel.errors import DocumentNotFound, InvalidInput, NotFound, ResponseNotFound, SessionNotFound
 from documents.models import Chunk, Document
+from review.services.queue import review_item_feedback
 
 if TYPE_CHECKING:
     from docintel.models import User
@@ -158,6 +159,7 @@ def feedback_submit(*, user: User, response_id: int, rating: int, comment: str =
     feedback, created = Feedback.objects.update_or_create(
         response=response, user=user, defaults={"rating": rating, "comment": comment}
     )
+    review_item_feedback(feedback=feedback)  # a thumbs-down opens (or updates) the librarians' review item
     log.info("feedback_submitted", response_id=response.pk, rating=rating, created=created)
     return feedback
 

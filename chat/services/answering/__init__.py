@@ -11,11 +11,12 @@ from chat.services.answering.citations import citations_resolve
 from chat.services.answering.errors import llm_error
 from chat.services.answering.generation import prompt_passages
 from chat.services.answering.persistence import question_language
-from chat.services.answering.stream import NO_ANSWER, AnswerResult, answer_stream, answer_sync
+from chat.services.answering.stream import NO_ANSWER, AnswerResult, answer_replay, answer_stream, answer_sync
 
 __all__ = [
     "NO_ANSWER",
     "AnswerResult",
+    "answer_replay",
     "answer_stream",
     "answer_sync",
     "citations_resolve",

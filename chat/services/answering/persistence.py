@@ -55,9 +55,11 @@ def session_check(user: Any, session: ChatSession | None) -> None:
         raise SessionNotFound()
 
 
-def query_create(*, user: Any, session: ChatSession | None, text: str, verdict: GuardVerdict, channel: str) -> Query:
-    """Store the question (before any answer is streamed) and touch its session."""
-    query = Query.objects.create(
+def query_create(
+    *, user: Any, session: ChatSession | None, text: str, verdict: GuardVerdict, channel: str, save: bool = True
+) -> Query:
+    """Store the question (before any answer is streamed) and touch its session; ``save=False``: build it only."""
+    query = Query(
         session=session,
         user=user,
         text=text,
@@ -65,6 +67,9 @@ def query_create(*, user: Any, session: ChatSession | None, text: str, verdict: 
         channel=channel[:16],
         guard_verdict=verdict.as_dict(),
     )
+    if not save:
+        return query
+    query.save()
     if session is not None:
         ChatSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
         if not session.title:
@@ -73,12 +78,19 @@ def query_create(*, user: Any, session: ChatSession | None, text: str, verdict: 
 
 
 def response_save(
-    *, query: Query, run: AnswerRun, status: str, text: str, citations: list[Citation], error_code: str = ""
+    *,
+    query: Query,
+    run: AnswerRun,
+    status: str,
+    text: str,
+    citations: list[Citation],
+    error_code: str = "",
+    save: bool = True,
 ) -> Response:
-    """Store the answer once, at the end, with its final status and provenance."""
+    """Store the answer once, at the end, with its final status and provenance; ``save=False``: build it only."""
     run.total()
     run.decision.setdefault("status", status)
-    return Response.objects.create(
+    response = Response(
         query=query,
         text=text,
         citations=list(citations),
@@ -94,6 +106,9 @@ def response_save(
         completion_tokens=run.completion_tokens,
         completed_at=timezone.now(),
     )
+    if save:
+        response.save()
+    return response
 
 
 def response_exists(query_id: int) -> bool:
@@ -107,6 +122,8 @@ def standalone_save(query_id: int, standalone: str) -> None:
 def audit_blocked(*, user: Any, query: Query, stage: str, reasons: list[str]) -> None:
     from audit.services import audit_log_write
 
+    if not query.pk:  # a replay's question, never stored: the replay's own audit row and verdicts record it
+        return
     audit_log_write(
         action="guardrail_blocked",
         actor=user,

@@ -247,10 +247,28 @@ async def answer_stream(
 
 
 async def _answer(
-    *, user: Any, text: str, session: ChatSession | None, channel: str, cancel: asyncio.Event | None
+    *,
+    user: Any,
+    text: str,
+    session: ChatSession | None,
+    channel: str,
+    cancel: asyncio.Event | None,
+    keep: list[Response] | None = None,
 ) -> AsyncGenerator[AnswerEvent]:
-    """Stages 1–9 of :func:`answer_stream` for an admitted question of a current user."""
+    """Stages 1–9 of :func:`answer_stream` for an admitted question of a current user.
+
+    With ``keep`` (a replay) nothing is written: the Query and Response are built unsaved and the Response is
+    appended to ``keep``.
+    """
     from chat.services.guards import input_guard, secrets_redact
+
+    persist = keep is None
+
+    def response_save(**fields: Any) -> Response:
+        response = store.response_save(save=persist, **fields)
+        if keep is not None:
+            keep.append(response)
+        return response
 
     run = AnswerRun(started=time.perf_counter())
     # 1. input guard
@@ -265,12 +283,12 @@ async def _answer(
         return
     run.guard["input"] = verdict.as_dict()
     query = await db_call(store.query_create)(
-        user=user, session=session, text=verdict.text, verdict=verdict, channel=channel
+        user=user, session=session, text=verdict.text, verdict=verdict, channel=channel, save=persist
     )
     bound = log.bind(query_id=query.pk)
     if not verdict.allowed:
         await db_call(store.audit_blocked)(user=user, query=query, stage="input", reasons=verdict.reasons)
-        response = await db_call(store.response_save)(
+        response = await db_call(response_save)(
             query=query, run=run, status=Response.Status.BLOCKED, text="", citations=[],
             error_code=GuardrailBlocked.code,
         )  # fmt: skip
@@ -341,19 +359,19 @@ async def _answer(
                     )
                     if shown.supported:
                         answer_text, citations = _append_extract(shown.text, shown.citations, extract)
-        response = await db_call(store.response_save)(
+        response = await db_call(response_save)(
             query=query, run=run, status=status, text=answer_text, citations=citations
         )
         bound.info("answer_" + status, reason=run.decision.get("reason"), latency=run.latency, citations=len(citations))
         yield _final(text=answer_text, citations=citations, response=response, query=query)
     except DocIntelError as exc:
-        response = await db_call(store.response_save)(
+        response = await db_call(response_save)(
             query=query, run=run, status=Response.Status.FAILED, text="", citations=[], error_code=exc.code
         )
         bound.warning("answer_failed", code=exc.code, latency=run.latency)
         yield error_event(code=exc.code, message=exc.message, response_id=response.pk, query_id=query.pk)
     except AnswerCancelled:
-        response = await db_call(store.response_save)(
+        response = await db_call(response_save)(
             query=query, run=run, status=Response.Status.CANCELLED, text=out.shown, citations=[],
             error_code="cancelled",
         )  # fmt: skip
@@ -364,10 +382,10 @@ async def _answer(
     except (asyncio.CancelledError, GeneratorExit):
         # The consumer went away: record what was shown, as cancelled (never "completed"), and stop. A caller that
         # stops reading after the final event closes the generator too: its Response is already stored.
-        if await db_call(store.response_exists)(query.pk):
+        if keep or await db_call(store.response_exists)(query.pk):
             raise
         await asyncio.shield(
-            db_call(store.response_save)(
+            db_call(response_save)(
                 query=query, run=run, status=Response.Status.CANCELLED, text=out.shown, citations=[],
                 error_code="cancelled",
             )
@@ -376,7 +394,7 @@ async def _answer(
         raise
     except Exception as exc:  # noqa: BLE001 - stream boundary: the caller gets a coded error, the log the cause
         bound.exception("answer_crashed", error_type=type(exc).__name__)
-        response = await db_call(store.response_save)(
+        response = await db_call(response_save)(
             query=query, run=run, status=Response.Status.FAILED, text="", citations=[], error_code="internal_error"
         )
         yield error_event(
@@ -389,6 +407,43 @@ def _plan_passages(run: AnswerRun, retrieval: RetrievalResult) -> list[Retrieved
     kept = (run.decision.get("budget") or {}).get("kept") or []
     by_chunk = {p.chunk_id: p for p in retrieval.passages}
     return [by_chunk[k["chunk_id"]] for k in kept if k["chunk_id"] in by_chunk]
+
+
+async def answer_replay(*, user_id: int, text: str) -> Response:
+    """Answer ``text`` again for the user ``user_id`` as they are now, through stages 1–9, storing nothing.
+
+    The admin's replay of a stored answer: the same guards, retrieval in the user's current access scope, budget,
+    generation and checks as :func:`answer_stream`, but no quota (the reader did not ask), no session (``text`` is
+    the stored standalone question), and no Query, Response or guardrail audit row, so nothing reaches the reader's
+    history or the API.
+
+    Returns:
+        The new answer as an unsaved Response (``pk`` None; its ``query`` unsaved too) with all its provenance.
+
+    Raises:
+        InvalidInput: the question is empty.
+        NotAuthenticated: the user no longer exists or is not active.
+        DocIntelError: the coded error of a question that ended before it was answered (the input guard failed).
+    """
+    from docintel.services import user_current
+
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("The question is empty.")
+    fresh = await db_call(user_current)(user_id=user_id)
+    if fresh is None:
+        raise NotAuthenticated("The user who asked is no longer active.")
+    kept: list[Response] = []
+    last: AnswerEvent | None = None
+    stream = _answer(user=fresh, text=text, session=None, channel="replay", cancel=None, keep=kept)
+    async with contextlib.aclosing(stream):
+        async for event in stream:
+            last = event
+    if not kept:
+        if last is not None and last["type"] == "error":
+            raise DocIntelError.for_code(last["code"])(last["message"])
+        raise DocIntelError()
+    return kept[-1]
 
 
 def answer_sync(*, user: Any, text: str, session: ChatSession | None = None, channel: str = "api") -> AnswerResult:

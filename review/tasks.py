@@ -1,0 +1,44 @@
+"""Celery task of the review app: run an admin's replay of a stored answer (takes the Replay's id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from docintel.errors import TransientError
+from documents.tasks import retry_countdown
+from review.services.replay import REPLAY_SOFT_TIME_LIMIT, REPLAY_TIME_LIMIT, replay_execute, replay_fail
+
+log = structlog.get_logger(__name__)
+
+MAX_RETRIES = 2  # 3 attempts in all
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=REPLAY_SOFT_TIME_LIMIT,
+    time_limit=REPLAY_TIME_LIMIT,
+    max_retries=MAX_RETRIES,
+)
+def replay_run(self: Task[Any, Any], replay_id: int) -> str:
+    """Replay a stored answer against the current index; retry while embeddings or the vector store are down."""
+    structlog.contextvars.bind_contextvars(replay_id=replay_id)
+    final = self.request.retries >= MAX_RETRIES
+    try:
+        replay = replay_execute(replay_id=replay_id, final_attempt=final)
+    except TransientError as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+    except SoftTimeLimitExceeded:
+        replay_fail(
+            replay_id=replay_id, code="timeout", message=f"The replay took longer than {REPLAY_SOFT_TIME_LIMIT} s."
+        )
+        return "failed"
+    if replay is None:
+        log.info("replay_skipped")
+        return "skipped"
+    return str(replay.status)
