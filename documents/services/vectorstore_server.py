@@ -9,6 +9,8 @@ query and query batch with prefetch + fusion, snapshots); every other path or me
 Security and bounds: binds to 127.0.0.1 by default; when an API key is configured every request but the health
 probes must carry it (``api-key`` header or ``Authorization: Bearer``); bodies are capped (``MAX_BODY_BYTES``), a
 missing, negative or non-numeric ``Content-Length`` on a body, or chunked bodies, get 400; a slow client times out.
+The HTTP/1.1 layer is ``documents.services.vectorstore_edge.http``; ``python -m documents.services.vectorstore_server``
+starts the store without Django.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import orjson
 import structlog
@@ -42,12 +42,11 @@ from documents.services.vectorstore_edge import (
     record_out,
     scored_out,
 )
+from documents.services.vectorstore_edge.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
 
 log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
-MAX_CONNECTIONS = 64
-READ_TIMEOUT_S = 30.0
 _NAME = r"(?P<name>[^/]{1,255})"
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
 
@@ -97,13 +96,16 @@ class VectorStoreApp:
             ("POST", re.compile(rf"/collections/{_NAME}/snapshots"), self.snapshot_create),
             ("GET", re.compile(rf"/collections/{_NAME}/snapshots"), self.snapshot_list),
         ]
+        self.by_method: dict[str, list[tuple[re.Pattern[str], Callable[..., Any]]]] = {}
+        for verb, pattern, handler in self.routes:
+            self.by_method.setdefault(verb, []).append((pattern, handler))
 
     # --- dispatch ------------------------------------------------------------------------------------------------
     def authorized(self, headers: Any) -> bool:
         if self.api_key is None:
             return True
         given = headers.get("api-key") or ""
-        bearer = headers.get("Authorization") or ""
+        bearer = headers.get("authorization") or ""
         if not given and bearer.lower().startswith("bearer "):
             given = bearer[7:].strip()
         return hmac.compare_digest(given.encode(), self.api_key.encode())
@@ -115,11 +117,14 @@ class VectorStoreApp:
             return 200, {"title": "qdrant - vector search engine (docintel edge)", "version": self.server_version}
         if method == "GET" and path in _OPEN_PATHS:
             return 200, f"{path[1:]} check passed"
-        found = [(h, m) for verb, pattern, h in self.routes if verb == method and (m := pattern.fullmatch(path))]
         try:
-            if not found:
+            handler, match = None, None
+            for pattern, candidate in self.by_method.get(method, ()):
+                if (match := pattern.fullmatch(path)) is not None:
+                    handler = candidate
+                    break
+            if handler is None or match is None:
                 raise StoreError(404, f"Not found: {method} {path[:200]}")
-            handler, match = found[0]
             try:
                 data = orjson.loads(body) if body else {}
             except orjson.JSONDecodeError as exc:
@@ -432,123 +437,95 @@ def _snapshot_description(path: Path) -> dict[str, Any]:
 
 
 _SNAPSHOT_FILE = re.compile(r"/collections/(?P<name>[^/]{1,255})/snapshots/(?P<snapshot>[^/]{1,255})")
+_JSON = b"application/json"
+_REPO = Path(__file__).resolve().parents[2]
 
 
-def _handler_for(app: VectorStoreApp, slots: threading.BoundedSemaphore) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-        timeout = READ_TIMEOUT_S  # a client that stops sending gets its connection closed, no thread hangs
-
-        def _serve(self) -> None:
-            if not slots.acquire(timeout=5.0):
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"status": {"error": "Too many connections"}}, close=True)
-                return
+def _http_handler(app: VectorStoreApp) -> Callable[[Request], Answer]:
+    def answer(request: Request) -> Answer:
+        if request.method == "GET" and (snap := _SNAPSHOT_FILE.fullmatch(request.path)):
             try:
-                self._serve_one()
-            finally:
-                slots.release()
-
-        def _serve_one(self) -> None:
-            raw_length = self.headers.get("Content-Length")
-            if self.headers.get("Transfer-Encoding"):
-                self._send(
-                    HTTPStatus.BAD_REQUEST,
-                    {"status": {"error": "Bad request: chunked bodies are not accepted"}},
-                    close=True,
-                )
-                return
-            if raw_length is None:
-                length = 0
-            elif not raw_length.strip().isdigit():  # negative, signed or not a number
-                self._send(
-                    HTTPStatus.BAD_REQUEST, {"status": {"error": "Bad request: invalid Content-Length"}}, close=True
-                )
-                return
-            else:
-                length = int(raw_length)
-            if length > MAX_BODY_BYTES:
-                self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"status": {"error": "Payload too large"}}, close=True)
-                return
-            path = urlsplit(self.path).path.rstrip("/") or "/"
-            if path not in _OPEN_PATHS and path != "/" and not app.authorized(self.headers):
-                if length:
-                    self.rfile.read(length)
-                error = "Must provide an API key or an Authorization bearer token"
-                self._send(HTTPStatus.UNAUTHORIZED, {"status": {"error": error}, "time": 0.0})
-                return
-            body = self.rfile.read(length) if length else b""
-            if len(body) != length:
-                self.close_connection = True
-                return
-            if self.command == "GET" and (snap := _SNAPSHOT_FILE.fullmatch(path)):
-                self._send_snapshot(unquote(snap["name"]), unquote(snap["snapshot"]))
-                return
-            status, payload = app.handle(self.command, path, body)
-            self._send(status, payload)
-
-        def _send_snapshot(self, name: str, snapshot: str) -> None:
-            try:
-                target = app.snapshot_file(name, snapshot)
+                return app.snapshot_file(unquote(snap["name"]), unquote(snap["snapshot"]))
             except StoreError as exc:
-                self._send(exc.status, {"status": {"error": exc.message}, "time": 0.0})
-                return
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(target.stat().st_size))
-            self.end_headers()
-            with target.open("rb") as fh:
-                while chunk := fh.read(1024 * 1024):
-                    self.wfile.write(chunk)
+                return exc.status, error_body(exc.message), _JSON
+        status, payload = app.handle(request.method, request.path, request.body)
+        if isinstance(payload, str):
+            return status, payload.encode(), b"text/plain"
+        return status, orjson.dumps(payload), _JSON
 
-        def _send(self, status: int, payload: Any, *, close: bool = False) -> None:
-            raw = payload.encode() if isinstance(payload, str) else orjson.dumps(payload)
-            kind = "text/plain" if isinstance(payload, str) else "application/json"
-            head = [f"{self.protocol_version} {status} {HTTPStatus(status).phrase}"]
-            head += [f"Content-Type: {kind}", f"Content-Length: {len(raw)}"]
-            if close:
-                head.append("Connection: close")
-                self.close_connection = True
-            self.log_request(status, len(raw))
-            # status line, headers and body in one write: no Nagle / delayed-ACK stall between two small segments
-            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + raw)
+    return answer
 
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """http.server's own refusals (bad request line, unknown method, huge headers) in Qdrant's envelope, 4xx."""
-            status = HTTPStatus.METHOD_NOT_ALLOWED if code == HTTPStatus.NOT_IMPLEMENTED else code
-            if status >= HTTPStatus.INTERNAL_SERVER_ERROR:  # e.g. 505 for an unknown HTTP version: the client's fault
-                status = HTTPStatus.BAD_REQUEST
-            self._send(status, {"status": {"error": message or HTTPStatus(status).phrase}, "time": 0.0}, close=True)
 
-        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("vectorstore_request", line=format % args)
-
-    return Handler
+def _warm_up() -> None:
+    """Import qdrant-client's models (seconds) after the port is open: the first requests that need them wait less."""
+    from qdrant_client.http import models  # noqa: F401, PLC0415
 
 
 def vectorstore_serve(
     *, host: str, port: int, path: Path, api_key: str | None = None, ready: Callable[[], None] | None = None
 ) -> None:
-    """Serve the Edge store at ``path`` on ``host:port`` until interrupted."""
+    """Serve the Edge store at ``path`` on ``host:port`` until interrupted (SIGINT, or SIGTERM turned into one)."""
     started = time.perf_counter()
     app = VectorStoreApp(path, api_key=api_key)
-    server = ThreadingHTTPServer((host, port), _handler_for(app, threading.BoundedSemaphore(MAX_CONNECTIONS)))
-    server.daemon_threads = True
+    server = HTTPServer(
+        host=host,
+        port=port,
+        handler=_http_handler(app),
+        authorize=lambda request: app.authorized(request.headers),
+        open_paths=_OPEN_PATHS | {"/"},
+        max_body=MAX_BODY_BYTES,
+    )
     log.info(
         "vectorstore_listening",
         host=host,
-        port=port,
+        port=server.port,
         path=str(path),
         engine="qdrant-edge",
         api_key=bool(app.api_key),
         startup_ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    if ready is not None:
-        ready()
+    threading.Thread(target=_warm_up, name="vectorstore-warm-up", daemon=True).start()
     try:
-        server.serve_forever()
+        serve_until_stopped(server, ready)
     finally:
-        server.server_close()
+        server.shutdown()
         app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m documents.services.vectorstore_server``: the store without Django (it needs none of its apps).
+
+    The same options as ``manage.py vectorstore``; the API key comes from ``QDRANT_API_KEY`` (the environment, not
+    argv, so ``ps`` does not show it), the default path from ``QDRANT_PATH`` (else ``var/qdrant``).
+    """
+    import argparse  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    # docintel.logging by its file: importing the ``docintel`` package would load Celery (most of a second)
+    spec = importlib.util.spec_from_file_location("docintel_logging", _REPO / "docintel" / "logging.py")
+    assert spec is not None
+    assert spec.loader is not None
+    logging_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(logging_module)
+
+    parser = argparse.ArgumentParser(description="Serve the embedded vector store (Qdrant Edge), Qdrant's REST API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6333)
+    parser.add_argument("--path", default=os.environ.get("QDRANT_PATH") or str(_REPO / "var" / "qdrant"))
+    args = parser.parse_args(argv)
+    debug = os.environ.get("DEBUG", "").lower() in ("1", "true", "yes", "on")
+    json_logs = os.environ.get("LOG_JSON", str(not debug)).lower() in ("1", "true", "yes", "on")
+    logging_module.configure_logging(json_output=json_logs, level=os.environ.get("LOG_LEVEL", "INFO"))
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: vectorstore_serve flushed and closed the store
+        vectorstore_serve(
+            host=args.host, port=args.port, path=Path(args.path), api_key=os.environ.get("QDRANT_API_KEY") or None
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

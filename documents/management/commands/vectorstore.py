@@ -20,6 +20,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 class Command(BaseCommand):
     help = "Serve the embedded vector store (Qdrant Edge) on a Qdrant-compatible REST endpoint."
+    requires_system_checks: list[str] = []  # the store needs no database: the model checks would connect to one
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
