@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from haystack import component
-
 from chat.components.retrieval import HybridQdrantRetriever
 
 # The narrowing of the search running in this task (asyncio tasks copy the context, so concurrent searches on one
@@ -29,12 +27,12 @@ def narrowed(narrowing: Any) -> Iterator[None]:
         _NARROWING.reset(token)
 
 
-@component
 class NarrowedHybridRetriever(HybridQdrantRetriever):
     """:class:`HybridQdrantRetriever` whose every leg also carries the narrowing of :func:`narrowed`.
 
     The permission filter (access groups, quarantine) stays as the parent builds it; the narrowing is a second
-    ``must`` clause beside it, so it can only take hits away.
+    ``must`` clause beside it, so it can only take hits away. Called directly by the search service (not added to
+    a pipeline), so it is not re-registered with ``@component``: the decorator would copy the class.
     """
 
     def _requests(
