@@ -28,6 +28,7 @@ OPTIMIZE_AFTER_IDLE_S = 2.0  # merge and vacuum segments once writes pause for t
 # milliseconds for a reader's filtered search at 100k points (recall 1.0). Segments are still merged and vacuumed.
 INDEXING_THRESHOLD_KB = int(os.environ.get("QDRANT_EDGE_INDEXING_THRESHOLD_KB", str(2**40)))
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+_INT_TYPE = {int}
 
 
 class StoreError(Exception):
@@ -79,12 +80,16 @@ def _sparse(value: dict[str, Any]) -> Any:
     from qdrant_edge import SparseVector  # noqa: PLC0415
 
     indices, values = value.get("indices"), value.get("values")
-    if not isinstance(indices, list) or not all(type(i) is int and 0 <= i < 2**32 for i in indices):
+    # type checks at C speed (no per-element Python loop): Edge's conversion refuses what is out of u32's range
+    if not isinstance(indices, list) or (indices and set(map(type, indices)) != _INT_TYPE):
         raise _bad("sparse vector indices must be unsigned 32-bit integers")
     floats = _floats(values, "sparse vector values")
     if len(indices) != len(floats) or len(set(indices)) != len(indices):
         raise _bad("sparse vector indices must be unique and as many as its values")
-    return SparseVector(indices=indices, values=floats)
+    try:
+        return SparseVector(indices, floats)
+    except OverflowError:
+        raise _bad("sparse vector indices must be unsigned 32-bit integers") from None
 
 
 def _vector_value(value: Any, name: str, collection: Collection) -> Any:
@@ -159,6 +164,12 @@ def _match(match: Any) -> Any:
     from qdrant_client.http import models as m  # noqa: PLC0415
 
     if isinstance(match, m.MatchValue):
+        if isinstance(match.value, bool):
+            # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1, which matches no bool payload (a
+            # ``must_not`` on it would exclude nothing); numpy's bool is not an int and arrives as a real bool
+            import numpy as np  # noqa: PLC0415
+
+            return e.MatchValue(cast(Any, np.bool_(match.value)))
         return e.MatchValue(match.value)
     if isinstance(match, m.MatchAny):
         return e.MatchAny(cast(Any, list(match.any)))
