@@ -315,3 +315,34 @@ def test_unknown_action_and_get_are_refused_without_a_change(client, librarian, 
     assert missing.status_code == 404
     item.refresh_from_db()
     assert item.status == ReviewItem.Status.OPEN and _actions(item) == ["opened"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_thumbs_down_open_exactly_one_item(reader, case):
+    """Two sockets of the same reader send their thumbs-down at once: one item (the feedback row serialises them)."""
+    import threading
+
+    from django.db import connection
+
+    response = make_answer(reader, case)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def send(comment: str) -> None:
+        try:
+            barrier.wait()
+            feedback_submit(user=reader, response_id=response.pk, rating=-1, comment=comment)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(f"{case['comment']} {n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    item = ReviewItem.objects.get()
+    assert item.times_reported == 4 and Feedback.objects.count() == 1
+    assert AuditLog.objects.filter(action="review_item_opened").count() == 1

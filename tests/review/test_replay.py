@@ -212,7 +212,28 @@ def test_replay_after_the_document_was_deleted_and_for_a_reader_who_lost_access(
     assert {r["why"] for r in scoped.changes["passages_removed"]} == {"not_visible_to_user"}
 
 
+def test_a_passage_quarantined_from_the_review_queue_is_gone_from_the_replay(
+    stack, eager, reader, finance, librarian, case
+):
+    from chat.services.sessions import feedback_submit
+    from review.models import ReviewItem
+    from review.services.queue import review_item_quarantine
+
+    _, stored = _stored(reader, finance, case)
+    feedback_submit(user=reader, response_id=stored.pk, rating=-1, comment=case["old"])
+    cited = stored.citations[0]["chunk_id"]
+    review_item_quarantine(item=ReviewItem.objects.get(), chunk_id=cited, actor=librarian, reason="outdated")
+    replay = replay_request(response=stored, actor=librarian)
+    replay.refresh_from_db()
+    assert replay.status == "done" and cited not in {r["chunk_id"] for r in replay.retrieved}
+    assert cited not in {c["chunk_id"] for c in replay.citations}
+    removed = {r["chunk_id"]: r["why"] for r in replay.changes["passages_removed"]}
+    assert removed[cited] == "passage_quarantined"
+
+
 def test_a_replay_pending_or_running_is_not_queued_twice(stack, reader, finance, librarian, monkeypatch):
+    from django.test import Client
+
     from review.services import replay as service
 
     monkeypatch.setattr(service, "_enqueue", lambda pk: None)  # no worker: it stays pending
@@ -220,6 +241,10 @@ def test_a_replay_pending_or_running_is_not_queued_twice(stack, reader, finance,
     first = replay_request(response=stored, actor=librarian)
     assert replay_request(response=stored, actor=librarian).pk == first.pk
     assert Replay.objects.get().status == "pending"
+    client = Client()
+    client.force_login(librarian)
+    page = client.get(reverse("admin:review_replay_change", args=[first.pk])).content.decode()
+    assert 'id="replay-pending"' in page and 'http-equiv="refresh"' in page  # the page refreshes until done
     assert replay_execute(replay_id=first.pk) is not None
     assert replay_execute(replay_id=first.pk) is None  # done: a redelivered task does nothing
     assert AuditLog.objects.filter(action="response_replayed").count() == 1
