@@ -20,19 +20,6 @@ from tests.factories import make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-GREEK_LAW = [
-    "Άρθρο 1. Σκοπός του νόμου είναι η εταιρική διακυβέρνηση των ανωνύμων εταιρειών.",
-    "Άρθρο 2. Ορισμοί. Η «Επιτροπή Ελέγχου» είναι η επιτροπή του άρθρου 44 του ν. 4449/2017.",
-    "Άρθρο 3. Το διοικητικό συμβούλιο εγκρίνει τον κανονισμό λειτουργίας της εταιρείας.",
-    "Άρθρο 4. Η γενική συνέλευση εκλέγει τα μέλη της επιτροπής ελέγχου κάθε χρόνο.",
-]
-ENGLISH_LAW = [
-    "Article 1. The purpose of this law is the corporate governance of listed companies.",
-    "Article 2. Definitions. The Audit Committee is the committee of article 44 of Law 4449/2017.",
-    "Article 3. The board of directors approves the rules of operation of the company.",
-    "Article 4. The general meeting elects the members of the audit committee every year.",
-]
-
 
 def run(**kwargs):
     return asyncio.run(search_run(**kwargs))
@@ -45,13 +32,6 @@ def two_groups(search_stack, finance, legal):
     index_document(fin, passages("Finance", FINANCE_CANARIES), pages=list(range(1, 21)))
     index_document(leg, passages("Legal", LEGAL_CANARIES), pages=list(range(1, 21)))
     return fin, leg
-
-
-@pytest.fixture
-def laws(search_stack, finance, legal):
-    greek = make_document(title="Νόμος 4706/2020", groups=[finance], language="el")
-    english = make_document(title="Law 4706/2020", groups=[finance, legal], language="en")
-    return greek, index_document(greek, GREEK_LAW, pages=[1, 1, 2, 3]), english, index_document(english, ENGLISH_LAW)
 
 
 def test_a_reader_never_sees_a_hit_from_another_groups_document(two_groups, reader, legal, caplog):
