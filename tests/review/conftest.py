@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chat.models import Query, Response
 from tests.factories import make_chunk, make_document
 
-EN = {
+EN: dict[str, Any] = {
+    "language": "en",
     "title": "Kestrel reservoir facts",
     "passages": [
         "The Kestrel reservoir dam is 71 metres high.",
@@ -17,7 +20,8 @@ EN = {
     "answer": "The dam is 71 metres high [1].",
     "comment": "It is 81 metres since the 2020 works",
 }
-EL = {
+EL: dict[str, Any] = {
+    "language": "el",
     "title": "Φράγμα Κέστρελ",
     "passages": [
         "Το φράγμα του ταμιευτήρα Κέστρελ έχει ύψος εβδομήντα ένα μέτρα.",
@@ -29,11 +33,11 @@ EL = {
 }
 
 
-def make_answer(user, case: dict, groups=()) -> Response:
+def make_answer(user, case: dict[str, Any], groups=()) -> Response:
     """A stored exchange citing the first of two passages of one document, with scores as retrieval records them."""
-    doc = make_document(title=case["title"], groups=groups, language="el" if case is EL else "en")
+    doc = make_document(title=case["title"], groups=groups, language=case["language"])
     chunks = [make_chunk(doc, i, text, page_start=i + 1, page_end=i + 1) for i, text in enumerate(case["passages"])]
-    query = Query.objects.create(user=user, text=case["question"], language="el" if case is EL else "en")
+    query = Query.objects.create(user=user, text=case["question"], language=case["language"])
     citation = {
         "number": 1, "chunk_id": chunks[0].pk, "document_id": doc.pk, "document_title": doc.title, "page": 1,
         "page_end": 1, "heading": "", "location": "p. 1", "quote": case["passages"][0], "score": 0.91,
@@ -50,5 +54,5 @@ def make_answer(user, case: dict, groups=()) -> Response:
 
 
 @pytest.fixture(params=[EN, EL], ids=["en", "el"])
-def case(request) -> dict:
-    return request.param
+def case(request) -> dict[str, Any]:
+    return dict(request.param)

@@ -6,6 +6,8 @@ deterministic quoted ones; the last test replays on the real SmolLM2.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +25,7 @@ from tests.factories import make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Kestrel reservoir facts",
         "v1": ["The Kestrel reservoir dam is 71 metres high.", "Swimming in the Kestrel reservoir is forbidden."],
@@ -73,7 +75,7 @@ def eager():
 
 
 @pytest.fixture(params=["en", "el"])
-def case(request) -> dict:
+def case(request) -> dict[str, Any]:
     return CASES[request.param]
 
 
@@ -165,12 +167,12 @@ def test_replay_button_on_the_response_page_runs_it_and_shows_a_model_change(sta
     assert f'action="{start}"' in page and "Replay against the current index" in page
     posted = client.post(start)
     replay = Replay.objects.get()
-    assert posted.status_code == 302 and posted.url == reverse("admin:review_replay_change", args=[replay.pk])
+    assert posted.status_code == 302 and posted["Location"] == reverse("admin:review_replay_change", args=[replay.pk])
     assert replay.status == Replay.Status.DONE and replay.requested_by == librarian
     assert replay.changes["model"] == {"stored": "model-then", "new": "model-now", "changed": True}
     assert replay.changes["answer_changed"] is False and replay.changes["passages_removed"] == []
     assert len(replay.changes["passages_kept"]) == len(stored.retrieved)
-    shown = client.get(posted.url).content.decode()
+    shown = client.get(posted["Location"]).content.decode()
     assert "Model changed: model-then → model-now." in shown
     listed = client.get(reverse("admin:chat_response_change", args=[stored.pk])).content.decode()
     assert reverse("admin:review_replay_change", args=[replay.pk]) in listed
@@ -186,9 +188,9 @@ def test_readers_can_neither_start_nor_see_a_replay(stack, eager, reader, outsid
         client.force_login(user)
         for url in (reverse("admin:review_replay_change", args=[replay.pk]), reverse("admin:review_replay_changelist")):
             page = client.get(url)
-            assert page.status_code == 302 and page.url.startswith(reverse("admin:login"))
+            assert page.status_code == 302 and page["Location"].startswith(reverse("admin:login"))
         posted = client.post(reverse("admin:review_replay_start", args=[stored.pk]))
-        assert posted.status_code == 302 and posted.url.startswith(reverse("admin:login"))
+        assert posted.status_code == 302 and posted["Location"].startswith(reverse("admin:login"))
     assert Replay.objects.count() == 1 and not AuditLog.objects.filter(action="response_replay_requested").exists()
 
 
