@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
+from documents.models import Document
+from documents.services import ingest
+from tests.conftest import SHARED_DATA
 from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
 
@@ -17,6 +21,7 @@ PASSAGES = [
     "Swimming in the Kestrel reservoir is forbidden; fishing needs a permit from the water board.",
 ]
 QUESTION = "How high is the Kestrel reservoir dam?"
+GAZETTE = SHARED_DATA / "greek" / "gazette-law-4706-2020.pdf"
 
 
 @dataclass
@@ -84,3 +89,32 @@ def indexed(live_daphne, settings, transactional_db, finance):
     settings.QDRANT_COLLECTION_PREFIX = live_daphne.collection_prefix
     doc = make_document(title="Kestrel reservoir facts", groups=[finance], language="en", mime_type="text/markdown")
     return doc, index_document(doc, PASSAGES, pages=[1, 2, 3])
+
+
+def _two_pages(first: int) -> bytes:
+    import pypdfium2 as pdfium
+
+    source = pdfium.PdfDocument(str(GAZETTE))
+    out = pdfium.PdfDocument.new()
+    out.import_pages(source, [first, first + 1])
+    buffer = io.BytesIO()
+    out.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def gazette(live_daphne, settings, finance):
+    """Two pages of the shared Gazette (Law 4706/2020, its definitions), parsed, chunked and embedded for real."""
+    use_stack(settings, llm_url=live_daphne.llm_url, embedding_url=live_daphne.embedding_url,
+              qdrant_url=live_daphne.qdrant_url)  # fmt: skip
+    settings.QDRANT_COLLECTION_PREFIX = live_daphne.collection_prefix
+    settings.MEDIA_ROOT = live_daphne.media_root  # the live Daphne renders the PDF's page images from there
+    doc = make_document(
+        title="ΦΕΚ Α 136/2020 (ν. 4706/2020)", groups=[finance], content=_two_pages(2), status=Document.Status.QUEUED,
+        stage=Document.Stage.UPLOADED, original_filename="fek-4706.pdf",
+    )  # fmt: skip
+    assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.EMBED
+    assert ingest.document_embed(document_id=doc.pk) is ingest.NextStep.NONE
+    doc.refresh_from_db()
+    assert doc.status == Document.Status.COMPLETED and doc.chunks.count() > 3
+    return doc

@@ -8,52 +8,17 @@ source view at that passage with the quoted sentence highlighted.
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from playwright.sync_api import sync_playwright
 
 from chat.models import Response
-from documents.models import Document
-from documents.services import ingest
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO
 from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors, sign_in_and_open_a_session
-from tests.evaluation.support import use_stack
-from tests.factories import make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-GAZETTE = SHARED_DATA / "greek" / "gazette-law-4706-2020.pdf"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 QUESTION = "Τι είναι η «Επιτροπή ελέγχου»;"
-
-
-def _two_pages(first: int) -> bytes:
-    import pypdfium2 as pdfium
-
-    source = pdfium.PdfDocument(str(GAZETTE))
-    out = pdfium.PdfDocument.new()
-    out.import_pages(source, [first, first + 1])
-    buffer = io.BytesIO()
-    out.save(buffer)
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def gazette(live_daphne, settings, finance):
-    use_stack(settings, llm_url=live_daphne.llm_url, embedding_url=live_daphne.embedding_url,
-              qdrant_url=live_daphne.qdrant_url)  # fmt: skip
-    settings.QDRANT_COLLECTION_PREFIX = live_daphne.collection_prefix
-    settings.MEDIA_ROOT = live_daphne.media_root  # the live Daphne renders the PDF's page images from there
-    doc = make_document(
-        title="ΦΕΚ Α 136/2020 (ν. 4706/2020)", groups=[finance], content=_two_pages(2), status=Document.Status.QUEUED,
-        stage=Document.Stage.UPLOADED, original_filename="fek-4706.pdf",
-    )  # fmt: skip
-    assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.EMBED
-    assert ingest.document_embed(document_id=doc.pk) is ingest.NextStep.NONE
-    doc.refresh_from_db()
-    assert doc.status == Document.Status.COMPLETED and doc.chunks.count() > 3
-    return doc
 
 
 def test_greek_question_over_a_greek_pdf_gets_a_cited_answer_that_opens_the_quote(gazette, live_daphne, reader):
