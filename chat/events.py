@@ -118,8 +118,21 @@ class PongMessage(TypedDict):
 ClientMessage = QuestionMessage | CancelMessage | FetchMessage | HistoryMessage | PingMessage | PongMessage
 
 
+class SupersededSource(TypedDict):
+    """A document version an answer cited that a newer (or restored) version has replaced since."""
+
+    document_id: int
+    title: str
+    version: int
+    current_document_id: int | None
+    current_version: int | None
+
+
 class HistoryItem(TypedDict):
-    """One exchange; ``status`` is ``streaming`` while the answer is not stored yet."""
+    """One exchange; ``status`` is ``streaming`` while the answer is not stored yet.
+
+    ``superseded`` names the cited document versions that are no longer current (the answer predates them).
+    """
 
     query_id: int
     question: str
@@ -127,6 +140,7 @@ class HistoryItem(TypedDict):
     status: str
     text: str
     citations: list[Citation]
+    superseded: list[SupersededSource]
 
 
 class HistoryEvent(TypedDict):

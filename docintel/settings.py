@@ -385,6 +385,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # a document's status appears in two components (a document, one of its versions): one enum, one name
+    "ENUM_NAME_OVERRIDES": {"DocumentStatusEnum": "documents.models.Document.Status"},
 }
 
 # --- Security (production) -----------------------------------------------------------------------------------------

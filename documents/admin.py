@@ -26,6 +26,7 @@ from audit.services import audit_log_write
 from docintel.admin_audit import AuditedAdminMixin
 from docintel.errors import DocIntelError, DuplicateDocument
 from docintel.params import int_list_param
+from documents.admin_versions import DocumentVersionsAdminMixin, VersionStateFilter, family_access_propagate
 from documents.models import Chunk, Document
 from documents.services.lifecycle import document_delete, document_reingest, document_reocr, document_upload
 from documents.services.ocr import ocr_engine_for
@@ -111,9 +112,10 @@ class ChunkInline(admin.TabularInline[Chunk, Document]):
 
 
 @admin.register(Document)
-class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
+class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAdmin[Document]):
     list_display = (
         "title",
+        "version_display",
         "status_badge",
         "progress_bar",
         "language",
@@ -127,6 +129,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
     list_display_links = ("title",)
     list_filter = (
         "status",
+        VersionStateFilter,
         "language",
         ("access_groups", admin.RelatedOnlyFieldListFilter),
         ("uploaded_by", admin.RelatedOnlyFieldListFilter),
@@ -163,6 +166,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             _("File"),
             {"fields": ("original_filename", "mime_type", "size_bytes", "sha256", "uploaded_by", "created_at")},
         ),
+        (_("Versions"), {"fields": ("versions_display",)}),
     )
     readonly_fields = (
         "status_badge",
@@ -182,6 +186,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
         "sha256",
         "uploaded_by",
         "created_at",
+        "versions_display",
     )
 
     class Media:
@@ -319,6 +324,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             )
             # a task, not an on-commit call: a vector store outage is retried with backoff like any transient error
             transaction.on_commit(partial(_enqueue_access_sync, form.instance.pk))
+            family_access_propagate(form.instance)  # every version of the document: the same readers
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj, actor=request.user, request=request)
@@ -408,7 +414,7 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin[Document]):
             path("upload/", self.admin_site.admin_view(self.upload_view), name="{}_{}_upload".format(*info)),
             path("progress/", self.admin_site.admin_view(self.progress_view), name="{}_{}_progress".format(*info)),
         ]
-        return extra + super().get_urls()
+        return extra + self.version_urls() + super().get_urls()
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):

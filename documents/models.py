@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,14 +30,31 @@ def document_upload_to(instance: Document, filename: str) -> str:
 
 
 class DocumentQuerySet(models.QuerySet["Document"]):
-    def active(self) -> DocumentQuerySet:
-        """Documents not being deleted."""
+    def not_deleted(self) -> DocumentQuerySet:
+        """Every version of every document not being deleted (the admin's list, the duplicate check)."""
         return self.filter(deleted_at__isnull=True)
+
+    def active(self) -> DocumentQuerySet:
+        """Documents not being deleted, in their current version only (old and pending versions left out)."""
+        return self.filter(deleted_at__isnull=True, is_current=True)
+
+    def family_of(self, document: Document) -> DocumentQuerySet:
+        """All versions of ``document``'s family (not being deleted), oldest first."""
+        root = document.family_id
+        return self.not_deleted().filter(Q(pk=root) | Q(version_of_id=root)).order_by("version", "id")
+
+    def versions_visible_to(self, user: User | Any) -> DocumentQuerySet:
+        """The versions ``user`` may address: every version for a librarian, the current ones for a reader."""
+        if user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.is_librarian:
+            return self.not_deleted()
+        return self.visible_to(user)
 
     def visible_to(self, user: User | Any) -> DocumentQuerySet:
         """Documents ``user`` may read. Default deny: without a shared access group only librarians see a document.
 
-        Readers see only completed documents; librarians and superusers see every active one.
+        Readers see only completed documents; librarians and superusers see every active one. Only the current
+        version of a document passes, for everyone: retrieval hydrates its hits through this, so a superseded or a
+        still-ingesting version is never cited.
         """
         qs = self.active()
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -97,6 +115,22 @@ class Document(models.Model):
         verbose_name=_("contained in"),
         help_text=_("the e-mail or ZIP archive this document was attached to or packed in"),
     )
+    version_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # a family is deleted whole through document_delete (vectors first)
+        related_name="later_versions",
+        verbose_name=_("new version of"),
+        help_text=_("the first version of this document; empty for the first version itself"),
+    )
+    version = models.PositiveIntegerField(_("version"), default=1)
+    is_current = models.BooleanField(
+        _("current version"),
+        default=True,
+        help_text=_("only the current version is searched and cited; a new version becomes current when ingested"),
+    )
+    superseded_at = models.DateTimeField(_("superseded"), null=True, blank=True, editable=False)
 
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -129,11 +163,38 @@ class Document(models.Model):
                 fields=["sha256"], condition=Q(deleted_at__isnull=True), name="document_sha256_unique_active"
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="document_progress_lte_100"),
+            # one current version per family, at most one version waiting to become current, numbers unique
+            models.UniqueConstraint(
+                Coalesce("version_of", "id"),
+                condition=Q(deleted_at__isnull=True, is_current=True),
+                name="document_one_current_version",
+            ),
+            models.UniqueConstraint(
+                Coalesce("version_of", "id"),
+                condition=Q(deleted_at__isnull=True, is_current=False, superseded_at__isnull=True),
+                name="document_one_pending_version",
+            ),
+            models.UniqueConstraint(Coalesce("version_of", "id"), F("version"), name="document_version_unique"),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="document_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="document_status_created"),
+            models.Index(fields=["version_of", "version"], name="document_family_version"),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def family_id(self) -> int:
+        """The id of the family's first version (the document's own id for a first version)."""
+        return int(self.version_of_id or self.pk)
+
+    @property
+    def version_state(self) -> str:
+        """``current``, ``pending`` (a new or restored version not yet switched to) or ``superseded``."""
+        if self.is_current:
+            return "current"
+        return "superseded" if self.superseded_at else "pending"
 
     @property
     def is_terminal(self) -> bool:

@@ -135,6 +135,26 @@ def delete_document_cascade(self: Task[Any, Any], document_id: int) -> bool:
     reject_on_worker_lost=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    max_retries=MAX_RETRIES,
+)
+def delete_version_points(self: Task[Any, Any], document_id: int) -> bool:
+    """Remove the points of a version that another version superseded (the index holds the current one only)."""
+    from documents.services.versions import version_points_delete  # noqa: PLC0415
+
+    structlog.contextvars.bind_contextvars(document_id=document_id)
+    try:
+        return version_points_delete(document_id=document_id)
+    except (TransientError, BrokerError) as exc:
+        # never give up: the points would stay in the index (hydration keeps them out of answers meanwhile)
+        raise self.retry(exc=exc, countdown=retry_countdown(min(self.request.retries, 6)), max_retries=None) from exc
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
     autoretry_for=(TransientError, BrokerError),
     retry_backoff=max(1, round(settings.DOCINTEL_RETRY_BACKOFF_SECONDS)),
     retry_backoff_max=600,

@@ -68,6 +68,14 @@ class SessionListItemSerializer(SessionSerializer):
         fields = (*SessionSerializer.Meta.fields, "first_question", "last_activity")
 
 
+class SupersededSourceSerializer(serializers.Serializer[None]):
+    document_id = serializers.IntegerField(help_text="The cited version, no longer current.")
+    title = serializers.CharField()
+    version = serializers.IntegerField()
+    current_document_id = serializers.IntegerField(allow_null=True, help_text="The version that is current now.")
+    current_version = serializers.IntegerField(allow_null=True)
+
+
 class HistoryItemSerializer(serializers.Serializer[None]):
     query_id = serializers.IntegerField()
     question = serializers.CharField()
@@ -75,6 +83,9 @@ class HistoryItemSerializer(serializers.Serializer[None]):
     status = serializers.CharField()
     text = serializers.CharField(allow_blank=True)
     citations = CitationSerializer(many=True)
+    superseded = SupersededSourceSerializer(
+        many=True, help_text="Cited document versions that another version has replaced since this answer."
+    )
 
 
 class SessionDetailSerializer(serializers.Serializer[Any]):

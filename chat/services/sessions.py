@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, OuterRef, QuerySet, Subquery
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from chat.events import AnswerFinalEvent, Citation, HistoryItem
@@ -99,9 +99,50 @@ def session_history(*, session: ChatSession, limit: int = 100) -> list[HistoryIt
                 "status": response.status if response else Response.Status.STREAMING.value,
                 "text": response.text if response else "",
                 "citations": _citations(response.citations if response else []),
+                "superseded": [],
             }
         )
+    _mark_superseded(items)
     return items
+
+
+def _mark_superseded(items: list[HistoryItem]) -> None:
+    """Note on each exchange the cited document versions that another version has replaced since (two queries)."""
+    cited = {int(c["document_id"]) for item in items for c in item["citations"] if c.get("document_id")}
+    if not cited:
+        return
+    old = {
+        d.pk: d
+        for d in Document.objects.not_deleted()
+        .filter(pk__in=cited, is_current=False, superseded_at__isnull=False)
+        .only("id", "title", "version", "version_of_id", "is_current", "superseded_at")
+    }
+    if not old:
+        return
+    families = {d.family_id for d in old.values()}
+    current = {
+        d.family_id: d
+        for d in Document.objects.active()
+        .filter(Q(pk__in=families) | Q(version_of_id__in=families))
+        .only("id", "version", "version_of_id")
+    }
+    for item in items:
+        seen: set[int] = set()
+        for citation in item["citations"]:
+            doc = old.get(int(citation.get("document_id") or 0))
+            if doc is None or doc.pk in seen:
+                continue
+            seen.add(doc.pk)
+            now = current.get(doc.family_id)
+            item["superseded"].append(
+                {
+                    "document_id": doc.pk,
+                    "title": doc.title,
+                    "version": doc.version,
+                    "current_document_id": now.pk if now else None,
+                    "current_version": now.version if now else None,
+                }
+            )
 
 
 def response_answer_event(

@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
     403: "Not allowed (permission_denied).",
     404: "Not found, or not visible to this user.",
     405: "Method not allowed (method_not_allowed).",
-    409: "Conflict (duplicate_document, document_busy).",
+    409: "Conflict (duplicate_document, document_busy, version_conflict).",
     413: "File too large (file_too_large).",
     415: "Unsupported file or media type (unsupported_file_type, unsupported_media_type).",
     422: "Refused (document_rejected, guardrail_blocked).",

@@ -29,6 +29,15 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     access_groups = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     chunk_count = serializers.IntegerField(read_only=True)
+    family_id = serializers.IntegerField(
+        read_only=True, help_text="Id of the document's first version: the same for every version of it."
+    )
+    version_state = serializers.ChoiceField(
+        choices=["current", "pending", "superseded"],
+        read_only=True,
+        help_text="current: searched and cited; pending: a new or restored version being indexed, which becomes "
+        "current when done; superseded: an old version, listed, not searched, can be restored.",
+    )
 
     class Meta:
         model = Document
@@ -47,6 +56,11 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "error",
             "chunk_count",
             "access_groups",
+            "family_id",
+            "version",
+            "is_current",
+            "version_state",
+            "superseded_at",
             "created_at",
             "updated_at",
             "processed_at",
@@ -87,6 +101,49 @@ class DocumentUploadSerializer(RejectUnknownFieldsMixin, serializers.Serializer[
     access_groups = serializers.PrimaryKeyRelatedField(
         queryset=Group.objects.all(), many=True, required=False, help_text="Ids of the groups that may read it."
     )
+
+
+class DocumentVersionUploadSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None]):
+    """A new version of a document (multipart): checked like an upload; the access groups are the document's."""
+
+    file = serializers.FileField(allow_empty_file=True, use_url=False)
+    title = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, default="", help_text="Default: the current title."
+    )
+    language = serializers.ChoiceField(choices=[("", "detect"), ("el", "Greek"), ("en", "English")], default="")
+
+
+class DocumentVersionSerializer(serializers.ModelSerializer[Document]):
+    """One version of a document, with its dates."""
+
+    version_state = serializers.ChoiceField(choices=["current", "pending", "superseded"], read_only=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Document
+        fields = (
+            "id",
+            "version",
+            "is_current",
+            "version_state",
+            "title",
+            "original_filename",
+            "mime_type",
+            "size_bytes",
+            "sha256",
+            "status",
+            "error",
+            "created_at",
+            "processed_at",
+            "superseded_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(DocumentErrorSerializer(allow_null=True))
+    def get_error(self, obj: Document) -> dict[str, str] | None:
+        if not obj.error_code:
+            return None
+        return {"code": obj.error_code, "message": obj.error_message}
 
 
 class ChunkSerializer(serializers.ModelSerializer[Chunk]):

@@ -1,8 +1,11 @@
-"""Documents API: list, upload, detail, chunks, re-ingest, delete. Parse, authorize, call one service, render."""
+"""Documents API: list, upload, detail, chunks, re-ingest, delete, versions, restore.
+
+Parse, authorize, call one service, render.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
@@ -20,9 +23,17 @@ from documents.api.serializers import (
     DocumentFilterSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
+    DocumentVersionSerializer,
+    DocumentVersionUploadSerializer,
 )
 from documents.models import Chunk, Document
-from documents.services.lifecycle import document_delete, document_reingest, document_upload
+from documents.services.lifecycle import (
+    document_delete,
+    document_reingest,
+    document_upload,
+    document_version_restore,
+    document_version_upload,
+)
 
 
 class _VisibleDocuments(generics.GenericAPIView[Document]):
@@ -32,11 +43,15 @@ class _VisibleDocuments(generics.GenericAPIView[Document]):
     serializer_class = DocumentSerializer
     pagination_class = StrictPageNumberPagination
     object_level_write = True  # detail routes: look the document up first, then check the right to write
+    all_versions = True  # detail routes: a librarian may address any version (a reader only current ones)
 
     def get_queryset(self) -> QuerySet[Document]:
+        user = self.request.user
+        documents = (
+            Document.objects.versions_visible_to(user) if self.all_versions else Document.objects.visible_to(user)
+        )
         return (
-            Document.objects.visible_to(self.request.user)
-            .annotate(chunk_count=Count("chunks", distinct=True))
+            documents.annotate(chunk_count=Count("chunks", distinct=True))
             .prefetch_related("access_groups")
             .order_by("-created_at", "-id")  # Meta.ordering, which an aggregate drops
         )
@@ -56,6 +71,7 @@ class _VisibleDocuments(generics.GenericAPIView[Document]):
 class DocumentListView(_VisibleDocuments):
     parser_classes = (MultiPartParser,)
     object_level_write = False  # upload: only librarians, checked before the body is read
+    all_versions = False  # the list shows each document once, in its current version
 
     @extend_schema(
         operation_id="documents_list",
@@ -119,7 +135,7 @@ class DocumentDetailView(_VisibleDocuments):
         responses={204: OpenApiResponse(description="Deletion queued."), **error_responses(403, 404)},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        """Delete a document (librarians): hidden at once, its vectors, chunks and file removed in the background."""
+        """Delete a document and all its versions (librarians): hidden at once, vectors, chunks and files removed."""
         document_delete(document=self.get_object(), actor=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -136,12 +152,72 @@ class DocumentReingestView(_VisibleDocuments):
         return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
 
 
+class DocumentVersionsView(_VisibleDocuments):
+    parser_classes = (MultiPartParser,)
+
+    @extend_schema(
+        operation_id="documents_versions_list",
+        responses={200: DocumentVersionSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        """Every version of the document, oldest first, with its dates (a reader sees the indexed ones)."""
+        document = self.get_object()
+        versions = Document.objects.family_of(document)
+        if not getattr(request.user, "is_librarian", False):
+            versions = versions.filter(Q(is_current=True) | Q(superseded_at__isnull=False))
+        page = self.paginate_queryset(versions)
+        assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
+        return self.get_paginated_response(DocumentVersionSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="documents_versions_upload",
+        request={"multipart/form-data": DocumentVersionUploadSerializer},
+        responses={201: DocumentSerializer, **error_responses(400, 403, 404, 409, 413, 415, 422)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Upload a new version (librarians): ingested beside the current version, current once indexed.
+
+        Checked like an upload: an identical file (to any document or version) answers ``duplicate_document`` with
+        ``detail.document_id``; a version still being ingested answers ``document_busy``.
+        """
+        document = self.get_object()
+        form = DocumentVersionUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        new = document_version_upload(
+            document=document,
+            fileobj=upload,
+            filename=upload.name or "unnamed",
+            size=upload.size or 0,
+            uploaded_by=request.user,
+            title=form.validated_data["title"],
+            language=form.validated_data["language"],
+            request=request._request,
+        )
+        return self.render_document(new, status_code=status.HTTP_201_CREATED)
+
+
+class DocumentRestoreView(_VisibleDocuments):
+    @extend_schema(
+        operation_id="documents_restore",
+        request=None,
+        responses={202: DocumentSerializer, **error_responses(403, 404, 409)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Make this old version current again (librarians): re-indexed beside the current one, then switched.
+
+        The current version answers ``version_conflict``; a version being ingested ``document_busy``.
+        """
+        document = document_version_restore(document=self.get_object(), actor=request.user, request=request._request)
+        return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
+
+
 class DocumentChunksView(generics.GenericAPIView[Chunk]):
     serializer_class = ChunkSerializer
     pagination_class = StrictPageNumberPagination
 
     def get_queryset(self) -> QuerySet[Chunk]:
-        if not Document.objects.visible_to(self.request.user).filter(pk=self.kwargs["pk"]).exists():
+        if not Document.objects.versions_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).exists():
             raise DocumentNotFound
         return Chunk.objects.filter(document_id=self.kwargs["pk"]).order_by("ordinal")
 

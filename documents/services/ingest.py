@@ -325,6 +325,9 @@ def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
 def document_embed(*, document_id: int) -> NextStep:
     """Step 3: embed the chunks (batched), upsert dense + sparse vectors with the permission payload, complete.
 
+    A version that is not current writes its points ``staged`` (out of search) and then becomes current in one
+    step (``documents.services.versions.version_complete``); the current version stays searchable until then.
+
     Raises:
         EmbeddingUnavailable, VectorStoreUnavailable: transient; the task retries.
     """
@@ -348,6 +351,7 @@ def document_embed(*, document_id: int) -> NextStep:
         _advance(document_id, stage=Stage.EMBEDDING, progress=60 + int(30 * (start + len(part)) / len(chunks)))
     _advance(document_id, stage=Stage.INDEXING, progress=92)
     groups = sorted(document.access_groups.values_list("id", flat=True))
+    staged = not document.is_current  # a new or restored version: out of search until the switch (services.versions)
     points = []
     for chunk, dense in zip(chunks, vectors, strict=True):
         indices, values = sparse_encode(_embedding_text(chunk))
@@ -365,6 +369,7 @@ def document_embed(*, document_id: int) -> NextStep:
                     "page": chunk.page_start,
                     "ordinal": chunk.ordinal,
                     "mime_type": document.mime_type,
+                    "staged": staged,
                 },
             )
         )
@@ -377,6 +382,12 @@ def document_embed(*, document_id: int) -> NextStep:
     if current != groups:
         points_set_access(document_id=document.pk, access_group_ids=current)
         log.info("document_access_resynced", document_id=document.pk, groups=current)
+    if not Document.objects.filter(pk=document_id, is_current=True).exists():  # read again: it may have changed
+        from documents.services.versions import version_complete  # noqa: PLC0415
+
+        switched = version_complete(document_id=document_id)
+        log.info("document_ingested", document_id=document_id, chunks=len(chunks), version_switched=switched)
+        return NextStep.NONE
     updated = Document.objects.filter(pk=document_id, status=Status.PROCESSING, deleted_at__isnull=True).update(
         status=Status.COMPLETED, stage=Stage.DONE, progress=100, processed_at=timezone.now(), updated_at=timezone.now()
     )

@@ -11,14 +11,23 @@ import structlog
 from django.contrib.auth.models import Group
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from audit.services import audit_log_write
-from docintel.errors import DocumentBusy, DocumentRejected, DuplicateDocument
+from docintel.errors import DocumentBusy, DocumentNotFound, DocumentRejected, DuplicateDocument, VersionConflict
 from documents.models import Document
-from documents.services.validation import ARCHIVE_TYPES, IMAGE_TYPES, file_check_size, file_sniff, ooxml_check_sizes
+from documents.services.validation import (
+    ARCHIVE_TYPES,
+    CONTAINER_TYPES,
+    IMAGE_TYPES,
+    Sniffed,
+    file_check_size,
+    file_sniff,
+    ooxml_check_sizes,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +59,48 @@ def _enqueue_on_commit(task_name: str, document_id: int) -> None:
             log.error("task_enqueue_failed", task=task_name, document_id=document_id, error=str(exc))
 
     transaction.on_commit(send)
+
+
+def _file_check(*, fileobj: IO[bytes], filename: str, size: int) -> tuple[str, Sniffed, str]:
+    """The upload checks (size, type from the bytes, archive limits) and the duplicate check.
+
+    Returns:
+        The cleaned file name, the sniffed type and the SHA-256 of the bytes.
+
+    Raises:
+        FileTooLarge, UnsupportedFileType, DocumentRejected: the file is refused.
+        DuplicateDocument: the same bytes are in the library, as a document or as any version of one (current, old
+            or pending); ``detail`` names it (``document_id``, ``title``, ``version``, ``current_document_id``).
+    """
+    original = _clean_filename(filename)
+    file_check_size(size=size)
+    sniffed = file_sniff(fileobj=fileobj, filename=original)
+    if sniffed.mime_type in ARCHIVE_TYPES:
+        ooxml_check_sizes(fileobj=fileobj)
+    sha256 = _sha256(fileobj)
+    existing = (
+        Document.objects.not_deleted()
+        .filter(sha256=sha256)
+        .only("id", "title", "version", "version_of_id", "is_current")
+        .first()
+    )
+    if existing is not None:
+        current_id = (
+            existing.pk
+            if existing.is_current
+            else Document.objects.family_of(existing).filter(is_current=True).values_list("pk", flat=True).first()
+        )
+        where = f"“{existing.title}”" if existing.is_current else f"version {existing.version} of “{existing.title}”"
+        raise DuplicateDocument(
+            f"This file is already in the library as {where}.",
+            detail={
+                "document_id": existing.pk,
+                "title": existing.title,
+                "version": existing.version,
+                "current_document_id": current_id,
+            },
+        )
+    return original, sniffed, sha256
 
 
 def document_upload(
@@ -86,19 +137,7 @@ def document_upload(
         FileTooLarge, UnsupportedFileType, DocumentRejected: the file is refused; nothing is stored.
         DuplicateDocument: the same bytes are already in the library (``detail.document_id`` names it).
     """
-    original = _clean_filename(filename)
-    file_check_size(size=size)
-    sniffed = file_sniff(fileobj=fileobj, filename=original)
-    if sniffed.mime_type in ARCHIVE_TYPES:
-        ooxml_check_sizes(fileobj=fileobj)
-    sha256 = _sha256(fileobj)
-    existing = Document.objects.active().filter(sha256=sha256).only("id", "title").first()
-    if existing is not None:
-        raise DuplicateDocument(
-            f"This file is already in the library as “{existing.title}”.",
-            detail={"document_id": existing.pk, "title": existing.title},
-        )
-
+    original, sniffed, sha256 = _file_check(fileobj=fileobj, filename=filename, size=size)
     document = Document(
         title=(title or PurePath(original).stem or original)[:300],
         original_filename=original,
@@ -148,10 +187,12 @@ def document_reingest(*, document: Document, actor: Any, request: HttpRequest | 
 
     Raises:
         DocumentBusy: the document is being deleted.
+        VersionConflict: the document is a superseded version (restore it instead).
     """
+    _refuse_superseded(document)
     with transaction.atomic():
         updated = (
-            Document.objects.filter(pk=document.pk, deleted_at__isnull=True)
+            Document.objects.filter(pk=document.pk, deleted_at__isnull=True, superseded_at__isnull=True)
             .exclude(status=Document.Status.PROCESSING, stage=Document.Stage.DELETING)
             .update(
                 status=Document.Status.QUEUED,
@@ -182,7 +223,9 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
         DocumentRejected: ``not_a_scan`` (the document has a text layer: re-ingest it), ``ocr_engine_unavailable``
             (unknown engine, or no worker serves it).
         DocumentBusy: the document is being deleted or is being processed.
+        VersionConflict: the document is a superseded version (restore it instead).
     """
+    _refuse_superseded(document)
     from documents.services.ocr import EXTRA_ENGINES, OCR_QUEUE, TESSERACT, ocr_queue_has_worker  # noqa: PLC0415
 
     info = dict(document.ingest_info or {})
@@ -208,7 +251,7 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
     info["ocr_requested_engine"] = engine
     with transaction.atomic():
         updated = (
-            Document.objects.filter(pk=document.pk, deleted_at__isnull=True)
+            Document.objects.filter(pk=document.pk, deleted_at__isnull=True, superseded_at__isnull=True)
             .exclude(status=Document.Status.PROCESSING)
             .update(
                 status=Document.Status.QUEUED,
@@ -241,12 +284,29 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
     return document
 
 
+def _refuse_superseded(document: Document) -> None:
+    if document.superseded_at is not None and not document.is_current:
+        raise VersionConflict(
+            f"Version {document.version} of this document is superseded; restore it to make it current again.",
+            detail={"document_id": document.pk, "version": document.version},
+        )
+
+
 def document_delete(*, document: Document, actor: Any, request: HttpRequest | None = None) -> None:
     """Hide the document at once and queue the removal of its vectors, chunks and file (in that order).
 
-    The documents it contains (e-mail attachments, archive members) are deleted with it.
+    Every version of the document is deleted with it (any version given deletes the family), and so are the
+    documents each version contains (e-mail attachments, archive members).
     """
-    for child in Document.objects.active().filter(parent_id=document.pk):
+    versions = list(Document.objects.family_of(document)) if document.deleted_at is None else []
+    for version in versions:
+        if version.pk != document.pk:
+            _document_delete_one(document=version, actor=actor, request=request)
+    _document_delete_one(document=document, actor=actor, request=request)
+
+
+def _document_delete_one(*, document: Document, actor: Any, request: HttpRequest | None) -> None:
+    for child in Document.objects.not_deleted().filter(parent_id=document.pk):
         document_delete(document=child, actor=actor, request=request)
     with transaction.atomic():
         updated = Document.objects.filter(pk=document.pk, deleted_at__isnull=True).update(
@@ -263,3 +323,204 @@ def document_delete(*, document: Document, actor: Any, request: HttpRequest | No
         )
         _enqueue_on_commit("delete_document_cascade", document.pk)
     log.info("document_delete_requested", document_id=document.pk)
+
+
+# --- versions ----------------------------------------------------------------------------------------------------
+def _family_locked(document: Document) -> list[Document]:
+    """Lock every version of ``document``'s family (in id order: upload, restore and the switch never deadlock)."""
+    root = document.family_id
+    return list(
+        Document.objects.select_for_update()
+        .filter(Q(pk=root) | Q(version_of_id=root), deleted_at__isnull=True)
+        .order_by("pk")
+    )
+
+
+def _pending_make_way(*, family: list[Document], keep: Document | None = None) -> None:
+    """Make room for a new pending version: a failed one waiting is set aside (superseded, its points removed).
+
+    Raises:
+        DocumentBusy: another version is still being ingested (queued or processing).
+    """
+    now = timezone.now()
+    for other in family:
+        if other.is_current or other.superseded_at is not None or (keep is not None and other.pk == keep.pk):
+            continue
+        if other.status != Document.Status.FAILED:
+            raise DocumentBusy(
+                f"Version {other.version} of this document is still being ingested; wait until it has finished.",
+                detail={"document_id": other.pk, "version": other.version},
+            )
+        Document.objects.filter(pk=other.pk).update(superseded_at=now, updated_at=now)
+        _enqueue_on_commit("delete_version_points", other.pk)
+
+
+def document_version_upload(
+    *,
+    document: Document,
+    fileobj: IO[bytes],
+    filename: str,
+    size: int,
+    uploaded_by: Any,
+    title: str = "",
+    language: str = "",
+    request: HttpRequest | None = None,
+) -> Document:
+    """Upload a new version of ``document``: it ingests beside the current version and replaces it when indexed.
+
+    The new version gets the family's access groups and the next version number, is checked like any upload (an
+    identical file, to any document or version, is refused), and stays out of search until its points are written;
+    then ``documents.services.versions.version_complete`` makes it current in one step.
+
+    Args:
+        document: any version of the document (its family's current version gives the access groups).
+        fileobj: the new file's bytes (seekable).
+        filename: the client's file name; kept as metadata only.
+        size: the file's size in bytes.
+        uploaded_by: the librarian who uploads.
+        title: the new version's title; defaults to the current version's title.
+        language: a language hint (``el``, ``en``); detected during ingestion when empty.
+        request: the HTTP request, for the audit row.
+
+    Returns:
+        The new version, status ``queued``, not current.
+
+    Raises:
+        DocumentNotFound: the document is being deleted.
+        FileTooLarge, UnsupportedFileType, DocumentRejected: the file is refused; nothing is stored.
+        DuplicateDocument: the same bytes are already in the library (``detail.document_id`` names it).
+        DocumentBusy: another new version of this document is still being ingested.
+    """
+    if document.deleted_at is not None:
+        raise DocumentNotFound
+    original, sniffed, sha256 = _file_check(fileobj=fileobj, filename=filename, size=size)
+    if sniffed.mime_type in CONTAINER_TYPES or document.mime_type in CONTAINER_TYPES:
+        raise DocumentRejected(
+            "E-mails and ZIP archives have no versions: each attachment or member is a document of its own; "
+            "upload the changed file as a new version of that document.",
+            code="version_unsupported_type",
+        )
+    fileobj.seek(0)
+    new = Document(
+        original_filename=original,
+        sha256=sha256,
+        mime_type=sniffed.mime_type,
+        size_bytes=size,
+        language=language,
+        uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
+        version_of_id=document.family_id,
+        is_current=False,
+    )
+    new.file.save(f"upload{sniffed.extension}", File(fileobj), save=False)
+    try:
+        with transaction.atomic():
+            family = _family_locked(document)
+            current = next((d for d in family if d.is_current), None)
+            if current is None:
+                raise DocumentNotFound
+            _pending_make_way(family=family)
+            new.version = max(d.version for d in family) + 1
+            new.title = (title or current.title)[:300]
+            new.save()
+            groups = list(current.access_groups.all())
+            new.access_groups.set(groups)
+            audit_log_write(
+                action="document_version_uploaded",
+                actor=uploaded_by,
+                target=new,
+                request=request,
+                details={
+                    "family_id": new.family_id,
+                    "version": new.version,
+                    "current_document_id": current.pk,
+                    "current_version": current.version,
+                    "filename": original,
+                    "sha256": sha256,
+                    "mime_type": sniffed.mime_type,
+                    "size_bytes": size,
+                    "access_groups": [g.name for g in groups],
+                },
+            )
+            _enqueue_on_commit("ingest_document", new.pk)
+    except IntegrityError as exc:
+        new.file.delete(save=False)
+        raise DuplicateDocument("This file or a version of this document was uploaded at the same moment.") from exc
+    except BaseException:
+        new.file.delete(save=False)
+        raise
+    log.info("document_version_uploaded", document_id=new.pk, family_id=new.family_id, version=new.version)
+    return new
+
+
+def document_version_restore(*, document: Document, actor: Any, request: HttpRequest | None = None) -> Document:
+    """Make an old version current again, by the same switch as a new version.
+
+    Its chunks are still in the database: they are embedded and indexed again (staged, out of search), then the
+    version becomes current and the version it replaces loses its points. A version without chunks (it failed
+    before chunking) is ingested again from its file.
+
+    Args:
+        document: the version to restore (not the current one).
+        actor: the librarian.
+        request: the HTTP request, for the audit row.
+
+    Returns:
+        The version, queued, not current until it is indexed.
+
+    Raises:
+        DocumentNotFound: the document is being deleted.
+        VersionConflict: the version is already current.
+        DocumentBusy: this or another version of the document is being ingested.
+    """
+    if document.deleted_at is not None:
+        raise DocumentNotFound
+    has_chunks = document.chunks.exists()
+    with transaction.atomic():
+        family = _family_locked(document)
+        me = next((d for d in family if d.pk == document.pk), None)
+        if me is None:
+            raise DocumentNotFound
+        if me.is_current:
+            raise VersionConflict(
+                f"Version {me.version} is already the current version.",
+                detail={"document_id": me.pk, "version": me.version},
+            )
+        if me.status in (Document.Status.QUEUED, Document.Status.PROCESSING):
+            raise DocumentBusy(
+                f"Version {me.version} is being ingested; wait until it has finished.",
+                detail={"document_id": me.pk, "version": me.version},
+            )
+        _pending_make_way(family=family, keep=me)
+        current = next(d for d in family if d.is_current)
+        stage, progress, task = (
+            (Document.Stage.EMBEDDING, 55, "generate_embeddings")
+            if has_chunks
+            else (Document.Stage.UPLOADED, 0, "ingest_document")
+        )
+        Document.objects.filter(pk=me.pk).update(
+            superseded_at=None,
+            status=Document.Status.QUEUED,
+            stage=stage,
+            progress=progress,
+            error_code="",
+            error_message="",
+            attempts=0,
+            updated_at=timezone.now(),
+        )
+        me.refresh_from_db()
+        audit_log_write(
+            action="document_version_restore_requested",
+            actor=actor,
+            target=me,
+            request=request,
+            details={
+                "family_id": me.family_id,
+                "version": me.version,
+                "current_document_id": current.pk,
+                "current_version": current.version,
+                "reembed": has_chunks,
+            },
+        )
+        _enqueue_on_commit(task, me.pk)
+    log.info("document_version_restore_requested", document_id=me.pk, version=me.version, task=task)
+    return me

@@ -29,7 +29,14 @@ log = structlog.get_logger(__name__)
 DENSE = "dense"
 SPARSE = "sparse"
 KNOWN_DIMENSIONS = {"e5": 384, "multilingual_e5_small": 384, "qwen3_embedding_0_6b": 1024}
-INDEXED_FIELDS = {"document_id": "integer", "access_group_ids": "integer", "language": "keyword"}
+INDEXED_FIELDS = {
+    "document_id": "integer",
+    "access_group_ids": "integer",
+    "language": "keyword",
+    "staged": "bool",
+}
+# Payload flag of the points of a document version still waiting to become current: every search excludes them.
+STAGED = "staged"
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,23 @@ def points_set_access(*, document_id: int, access_group_ids: list[int]) -> None:
         client.set_payload(
             collection_name=name,
             payload={"access_group_ids": access_group_ids},
+            points=models.FilterSelector(filter=_document_filter(document_id)),
+            wait=True,
+        )
+
+
+def points_set_staged(*, document_id: int, staged: bool) -> None:
+    """Set or clear ``staged`` on every point of a document (one request): a version's points join the search."""
+    from qdrant_client import models  # noqa: PLC0415
+
+    client = qdrant_client()
+    name = collection_name()
+    with _unavailable_as_transient():
+        if not client.collection_exists(name):
+            return
+        client.set_payload(
+            collection_name=name,
+            payload={STAGED: staged},
             points=models.FilterSelector(filter=_document_filter(document_id)),
             wait=True,
         )
