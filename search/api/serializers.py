@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -31,6 +33,23 @@ class StrictIntegerParam(serializers.IntegerField):
         return value
 
 
+class StrictDateParam(serializers.DateField):
+    """A day as ``YYYY-MM-DD`` and nothing else (RFC 3339 ``full-date``, as the schema says).
+
+    DRF's own field also takes ``2026-1-1`` and ``20260101`` (``date.fromisoformat``), which the schema refuses.
+    """
+
+    _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+    def to_internal_value(self, value: Any) -> date:
+        if not isinstance(value, str) or not self._FULL_DATE.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail("invalid", format="YYYY-MM-DD")
+
+
 class SearchParamsSerializer(serializers.Serializer[None]):
     """Query parameters of ``GET /api/v1/search``."""
 
@@ -53,8 +72,8 @@ class SearchParamsSerializer(serializers.Serializer[None]):
         max_value=MAX_ID,
         help_text="Only documents shared with this access group; for a reader, one of their own (any other: no hits).",
     )
-    uploaded_from = serializers.DateField(required=False, help_text="Only documents uploaded on or after this day.")
-    uploaded_to = serializers.DateField(required=False, help_text="Only documents uploaded on or before this day.")
+    uploaded_from = StrictDateParam(required=False, help_text="Only documents uploaded on or after this day.")
+    uploaded_to = StrictDateParam(required=False, help_text="Only documents uploaded on or before this day.")
     page = StrictIntegerParam(required=False, min_value=1, max_value=MAX_PAGE, default=1, help_text="1-based.")
     page_size = StrictIntegerParam(
         required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=10, help_text="Hits per page."
