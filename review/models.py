@@ -23,8 +23,8 @@ class ReviewItem(models.Model):
 
     One item per Response (the only reader who may rate an answer is the one who asked): a second thumbs-down or a
     changed comment updates it, a thumbs-down after it was closed opens it again. The question, the answer and the
-    passages with their scores are copied when the item opens (and refreshed when the reader rates again), so a
-    later re-ingestion that replaces the chunks does not change what the librarian reviews.
+    passages with their scores are copied when the item opens, so a later re-ingestion that replaces the chunks
+    does not change what the librarian reviews.
     """
 
     class Status(models.TextChoices):
