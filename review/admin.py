@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from chat.models import Response
 from docintel.errors import DocIntelError
-from documents.models import Chunk
+from documents.models import Chunk, Document
 from review.models import Replay, ReviewItem
 from review.services.queue import (
     response_passages,
@@ -89,16 +89,31 @@ ACTIONS: dict[str, type[forms.Form]] = {
 
 
 def passages_now(passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The passages, each with ``now``: what became of its chunk since (``present``, ``quarantined``, ``gone``).
+    """The passages, each with ``now``: what became of it since (two queries for all of them).
 
-    One query for all of them.
+    ``present``, ``quarantined``, ``gone`` (the chunk was replaced: its document re-ingested), ``deleted`` (its
+    document was deleted) or ``not current`` (its document was superseded by a newer version).
     """
     rows = [p for p in passages if isinstance(p, dict)]
-    chunks = Chunk.objects.in_bulk([p["chunk_id"] for p in rows if p.get("chunk_id") is not None])
+    chunks = Chunk.objects.select_related("document").in_bulk(
+        [p["chunk_id"] for p in rows if p.get("chunk_id") is not None]
+    )
+    current = set(
+        Document.objects.active().filter(pk__in={c.document_id for c in chunks.values()}).values_list("pk", flat=True)
+    )
     out = []
     for p in rows:
         chunk = chunks.get(p.get("chunk_id"))
-        now = "gone" if chunk is None else "quarantined" if chunk.quarantined else "present"
+        if chunk is None:
+            now = "gone"
+        elif chunk.quarantined:
+            now = "quarantined"
+        elif chunk.document.deleted_at is not None:
+            now = "deleted"
+        elif chunk.document_id not in current:
+            now = "not current"
+        else:
+            now = "present"
         out.append({**p, "now": now})
     return out
 

@@ -164,6 +164,8 @@ def test_librarian_sees_the_queue_the_item_and_the_open_count_on_the_admin_index
     assert "0.91" in html and "0.42" in html and "[1]" in html  # scores and the cited number
     for form in ("review-resolve", "review-reingest", "review-quarantine", "review-evaluate"):
         assert f'id="{form}"' in html
+    stored = client.get(reverse("admin:chat_response_change", args=[item.response_id])).content.decode()
+    assert reverse("admin:review_reviewitem_change", args=[item.pk]) in stored  # the answer links to its item
 
 
 def test_the_count_leaves_closed_items_out(client, librarian, item, reader):

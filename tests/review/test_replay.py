@@ -151,6 +151,7 @@ def test_replay_after_a_version_change_shows_the_difference(
     assert "What changed" in page and "superseded" in page
     assert case["old"] in page and case["new"] in page  # stored and new answers side by side
     assert 'id="replay-stored"' in page and 'id="replay-new"' in page and 'http-equiv="refresh"' not in page
+    assert "rv-state-not-current" in page  # the stored passages belong to a superseded version
 
 
 def test_replay_button_on_the_response_page_runs_it_and_shows_a_model_change(stack, eager, reader, finance, librarian):
