@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,7 +180,7 @@ class SignIn(httpx.Auth):
         response.raise_for_status()
         self.token = response.json()["access"]
 
-    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]  # httpx's generator protocol
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self.token:
             self._sign_in()
         request.headers["Authorization"] = f"Bearer {self.token}"

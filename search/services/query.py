@@ -120,6 +120,7 @@ class SearchPage:
     documents: list[DocumentHits]
     took_ms: float
     embed_ms: float = 0.0
+    retrieve_ms: float = 0.0  # the Qdrant batch call
 
     @property
     def num_pages(self) -> int:
@@ -214,7 +215,7 @@ def _retriever() -> Any:
     return retriever
 
 
-async def _vector_hits(*, text: str, scope: AccessScope, narrowing: Any) -> tuple[list[Hit], float]:
+async def _vector_hits(*, text: str, scope: AccessScope, narrowing: Any) -> tuple[list[Hit], float, float]:
     """The fused hits of one batch call (dense + keyword legs), permission filter and narrowing inside Qdrant."""
     from chat.components.retrieval import QueryEncoder  # noqa: PLC0415 - loads Haystack
     from search.components import narrowed  # noqa: PLC0415 - loads Haystack
@@ -230,7 +231,7 @@ async def _vector_hits(*, text: str, scope: AccessScope, narrowing: Any) -> tupl
             mode=settings.DOCINTEL_RETRIEVAL_MODE,
         )
     hits = [(d.id, d.meta, float(d.score or 0.0)) for d in found["documents"]]
-    return hits, float(encoded["timing_ms"])
+    return hits, float(encoded["timing_ms"]), float(found["timing_ms"])
 
 
 def _source_url(document_id: int, chunk_id: int, quote: str = "") -> str:
@@ -336,10 +337,10 @@ async def search_run(
         raise InvalidInput("Unknown language.", detail={"language": list(LANGUAGES)})
     plan = await db_call(_plan)(user, filters)
     hits: list[Hit] = []
-    embed_ms = 0.0
+    embed_ms = retrieve_ms = 0.0
     if not plan.nothing:
         narrowing = search_narrowing(filters=filters, document_ids=plan.document_ids)
-        hits, embed_ms = await _vector_hits(text=text, scope=plan.scope, narrowing=narrowing)
+        hits, embed_ms, retrieve_ms = await _vector_hits(text=text, scope=plan.scope, narrowing=narrowing)
     count, shown, documents = await db_call(_results)(user=user, text=text, hits=hits, page=page, page_size=page_size)
     took_ms = (time.perf_counter() - started) * 1000
     log.info(
@@ -349,6 +350,8 @@ async def search_run(
         results=count,
         page=page,
         took_ms=round(took_ms, 1),
+        embed_ms=round(embed_ms, 1),
+        retrieve_ms=round(retrieve_ms, 1),
         **filters.as_log(),
     )
     return SearchPage(
@@ -361,4 +364,5 @@ async def search_run(
         documents=documents,
         took_ms=took_ms,
         embed_ms=embed_ms,
+        retrieve_ms=retrieve_ms,
     )

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): each module prints its own numbers; ``python -m benchmarks`` runs them all."""
