@@ -19,6 +19,8 @@ LIBRARIAN_PERMISSIONS = (
     ("documents", "delete_document"),
     ("documents", "view_document"),
     ("documents", "view_chunk"),
+    ("documents", "view_quarantinedpassage"),
+    ("documents", "change_quarantinedpassage"),
     ("audit", "view_auditlog"),
     ("chat", "view_query"),
     ("chat", "view_response"),

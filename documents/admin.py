@@ -26,6 +26,7 @@ from audit.services import audit_log_write
 from docintel.admin_audit import AuditedAdminMixin
 from docintel.errors import DocIntelError, DuplicateDocument
 from docintel.params import int_list_param
+from documents import admin_quarantine  # noqa: F401 - registers the review list of quarantined passages
 from documents.admin_versions import DocumentVersionsAdminMixin, VersionStateFilter, family_access_propagate
 from documents.models import Chunk, Document
 from documents.services.lifecycle import document_delete, document_reingest, document_reocr, document_upload

@@ -209,6 +209,16 @@ class Document(models.Model):
         self.save(update_fields=["status", "error_code", "error_message", "processed_at", "updated_at"])
 
 
+class ChunkQuerySet(models.QuerySet["Chunk"]):
+    def quarantined(self) -> ChunkQuerySet:
+        """Passages flagged as injected text that no librarian has released: never retrieved, never cited."""
+        return self.filter(injection_flag=True, released_at__isnull=True)
+
+    def retrievable(self) -> ChunkQuerySet:
+        """Passages retrieval may return (everything but the quarantined ones)."""
+        return self.exclude(injection_flag=True, released_at__isnull=True)
+
+
 class Chunk(models.Model):
     """A retrievable passage of a document, with where it sits in the source (page/slide, heading, box)."""
 
@@ -230,9 +240,25 @@ class Chunk(models.Model):
     vector_id = models.UUIDField(_("vector id"), editable=False)
     language = models.CharField(_("language"), max_length=16, blank=True)
     injection_flag = models.BooleanField(
-        _("suspected injection"), default=False, help_text=_("the text looks like instructions to a model")
+        _("suspected injection"),
+        default=False,
+        help_text=_("the text looks like instructions to a model; held out of retrieval until released"),
+    )
+    injection_rule = models.CharField(
+        _("rule that fired"), max_length=200, blank=True, help_text=_("why the passage was quarantined")
+    )
+    released_at = models.DateTimeField(_("released from quarantine"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("released by"),
     )
     meta = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    objects = ChunkQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("chunk")
@@ -242,6 +268,13 @@ class Chunk(models.Model):
             models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_document_ordinal_unique"),
             models.UniqueConstraint(fields=["vector_id"], name="chunk_vector_id_unique"),
         ]
+        indexes = [
+            models.Index(
+                fields=["document"],
+                condition=Q(injection_flag=True, released_at__isnull=True),
+                name="chunk_quarantined",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.ordinal}"
@@ -250,6 +283,11 @@ class Chunk(models.Model):
     def make_vector_id(document_id: int, ordinal: int) -> uuid.UUID:
         """Deterministic point id: a re-run upserts the same point instead of adding one."""
         return uuid.uuid5(VECTOR_NAMESPACE, f"{document_id}:{ordinal}")
+
+    @property
+    def quarantined(self) -> bool:
+        """Flagged as injected text and not released by a librarian: held out of retrieval."""
+        return self.injection_flag and self.released_at is None
 
     @property
     def heading(self) -> str:
@@ -263,3 +301,13 @@ class Chunk(models.Model):
                 return f"pp. {self.page_start}-{self.page_end}"
             return f"p. {self.page_start}"
         return self.heading
+
+
+class QuarantinedPassage(Chunk):
+    """Passages flagged as injected text, for the librarians' review list (released ones stay listed, marked)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("quarantined passage")
+        verbose_name_plural = _("quarantined passages")
+        ordering = ("-id",)

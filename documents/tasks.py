@@ -175,3 +175,23 @@ def sync_document_access(self: Task[Any, Any], document_id: int) -> bool:
         log.info("access_sync_retry", retries=self.request.retries)
     ingest.document_access_sync(document=document)
     return True
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    autoretry_for=(TransientError, BrokerError),
+    retry_backoff=max(1, round(settings.DOCINTEL_RETRY_BACKOFF_SECONDS)),
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=ACCESS_SYNC_MAX_RETRIES,
+)
+def sync_chunk_quarantine(self: Task[Any, Any], chunk_id: int) -> bool:
+    """Write a passage's quarantine state onto its vector (released or quarantined by a librarian); retried."""
+    from documents.services.quarantine import chunk_quarantine_sync  # noqa: PLC0415
+
+    structlog.contextvars.bind_contextvars(chunk_id=chunk_id)
+    return chunk_quarantine_sync(chunk_id=chunk_id)

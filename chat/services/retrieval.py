@@ -96,13 +96,16 @@ def access_scope_for(user: Any) -> AccessScope:
 def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -> list[RetrievedPassage]:
     """Load the chunks behind the vector hits, again through ``Document.objects.visible_to``.
 
-    Defence in depth: a point whose document was deleted or un-shared since indexing is dropped.
+    Defence in depth: a point whose document was deleted or un-shared since indexing is dropped, and so is a
+    quarantined passage (flagged as injected text, not released) whose point has not been updated yet.
     """
     vector_ids = [pid for pid, _, _ in ids_in_order]
     visible = Document.objects.visible_to(user)
     chunks = {
         str(c.vector_id): c
-        for c in Chunk.objects.filter(vector_id__in=vector_ids, document__in=visible).select_related("document")
+        for c in Chunk.objects.retrievable()
+        .filter(vector_id__in=vector_ids, document__in=visible)
+        .select_related("document")
     }
     out: list[RetrievedPassage] = []
     for pid, meta, score in ids_in_order:

@@ -140,11 +140,13 @@ def _check_file(document: Document, path: Path) -> Any:
 def _chunks_replace(document: Document, drafts: list[ChunkDraft]) -> int:
     """Replace the document's chunks (delete + insert in one transaction; ordinals give stable vector ids).
 
-    Each chunk is scanned for injected instructions (``Chunk.injection_flag``) so the librarian sees it and the
-    answering prompt labels it.
+    Each chunk's text, headings and the document's title are scanned for injected instructions: a flagged chunk is
+    quarantined (held out of retrieval) until a librarian releases it (``documents.services.quarantine``). A release
+    survives a re-ingest of the same text at the same place.
     """
-    from chat.services.guards import text_injection_suspected  # noqa: PLC0415 - loads the guard rules lazily
+    from documents.services.quarantine import chunks_flag  # noqa: PLC0415 - loads the guard rules lazily
 
+    flags = chunks_flag(document=document, drafts=drafts)
     rows = [
         Chunk(
             document=document,
@@ -158,15 +160,26 @@ def _chunks_replace(document: Document, drafts: list[ChunkDraft]) -> int:
             token_count=draft.token_count,
             vector_id=Chunk.make_vector_id(document.pk, ordinal),
             language=draft.language or document.language,
-            injection_flag=text_injection_suspected(draft.text),
+            injection_flag=flagged,
+            injection_rule=rule,
             meta=draft.meta,
         )
-        for ordinal, draft in enumerate(drafts)
+        for ordinal, (draft, (flagged, rule)) in enumerate(zip(drafts, flags, strict=True))
     ]
     with transaction.atomic():
         Document.objects.select_for_update().filter(pk=document.pk).first()
+        released = {
+            (c.ordinal, c.text): (c.released_at, c.released_by_id)
+            for c in Chunk.objects.filter(document=document, injection_flag=True, released_at__isnull=False)
+        }
+        for row in rows:
+            if row.injection_flag and (row.ordinal, row.text) in released:
+                row.released_at, row.released_by_id = released[(row.ordinal, row.text)]
         Chunk.objects.filter(document=document).delete()
         Chunk.objects.bulk_create(rows, batch_size=500)
+    flagged = sum(1 for row in rows if row.quarantined)
+    if flagged:
+        log.warning("chunks_quarantined", document_id=document.pk, quarantined=flagged, chunks=len(rows))
     return len(rows)
 
 
@@ -369,6 +382,7 @@ def document_embed(*, document_id: int) -> NextStep:
                     "page": chunk.page_start,
                     "ordinal": chunk.ordinal,
                     "mime_type": document.mime_type,
+                    "quarantined": chunk.quarantined,
                     "staged": staged,
                 },
             )
@@ -382,6 +396,8 @@ def document_embed(*, document_id: int) -> NextStep:
     if current != groups:
         points_set_access(document_id=document.pk, access_group_ids=current)
         log.info("document_access_resynced", document_id=document.pk, groups=current)
+    # Likewise a librarian may have released or quarantined a passage meanwhile.
+    _quarantine_resync(chunks)
     if not Document.objects.filter(pk=document_id, is_current=True).exists():  # read again: it may have changed
         from documents.services.versions import version_complete  # noqa: PLC0415
 
@@ -394,6 +410,22 @@ def document_embed(*, document_id: int) -> NextStep:
     _publish(document_id)
     log.info("document_ingested", document_id=document_id, chunks=len(chunks), completed=bool(updated))
     return NextStep.NONE
+
+
+def _quarantine_resync(chunks: list[Chunk]) -> None:
+    """Correct the quarantine flag of points whose chunk changed state while the document was being embedded."""
+    from documents.services.vectorstore import points_set_quarantine  # noqa: PLC0415
+
+    rows = Chunk.objects.filter(pk__in=[c.pk for c in chunks]).values_list("pk", "injection_flag", "released_at")
+    now = {pk: flag and released_at is None for pk, flag, released_at in rows}
+    changed: dict[bool, list[str]] = {True: [], False: []}
+    for chunk in chunks:
+        if chunk.pk in now and now[chunk.pk] != chunk.quarantined:
+            changed[now[chunk.pk]].append(str(chunk.vector_id))
+    for value, ids in changed.items():
+        if ids:
+            points_set_quarantine(point_ids=ids, quarantined=value)
+            log.info("chunk_quarantine_resynced", document_id=chunks[0].document_id, points=len(ids), quarantined=value)
 
 
 def _embedding_text(chunk: Chunk) -> str:

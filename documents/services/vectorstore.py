@@ -33,8 +33,11 @@ INDEXED_FIELDS = {
     "document_id": "integer",
     "access_group_ids": "integer",
     "language": "keyword",
+    "quarantined": "bool",
     "staged": "bool",
 }
+# Payload flag of a passage held out of retrieval (flagged as injected text, not released): every search excludes it.
+QUARANTINED = "quarantined"
 # Payload flag of the points of a document version still waiting to become current: every search excludes them.
 STAGED = "staged"
 
@@ -219,20 +222,42 @@ def points_set_staged(*, document_id: int, staged: bool) -> None:
         )
 
 
+def retrievable_conditions() -> list[Any]:
+    """The ``must_not`` conditions every search carries, librarians' too: quarantined passages are never retrieved."""
+    from qdrant_client import models  # noqa: PLC0415
+
+    return [
+        models.FieldCondition(key=QUARANTINED, match=models.MatchValue(value=True)),
+        models.FieldCondition(key=STAGED, match=models.MatchValue(value=True)),  # a version not yet current
+    ]
+
+
 def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
-    """The Qdrant filter for a reader's groups; ``None`` means a librarian (no filter).
+    """The Qdrant filter for a reader's groups (``None``: a librarian, no group condition) and the quarantine.
 
     An empty list gives a filter nothing matches: never a query without a filter for a reader.
     """
     from qdrant_client import models  # noqa: PLC0415
 
+    must_not = retrievable_conditions()
     if group_ids is None:
-        return None
+        return models.Filter(must_not=must_not)
     if not group_ids:
         return models.Filter(must=[models.HasIdCondition(has_id=[])])
     return models.Filter(
-        must=[models.FieldCondition(key="access_group_ids", match=models.MatchAny(any=list(group_ids)))]
+        must=[models.FieldCondition(key="access_group_ids", match=models.MatchAny(any=list(group_ids)))],
+        must_not=must_not,
     )
+
+
+def points_set_quarantine(*, point_ids: Sequence[str], quarantined: bool) -> None:
+    """Set or clear the quarantine flag on the given points (a librarian quarantined or released passages)."""
+    client = qdrant_client()
+    name = collection_name()
+    with _unavailable_as_transient():
+        if not point_ids or not client.collection_exists(name):
+            return
+        client.set_payload(collection_name=name, payload={QUARANTINED: quarantined}, points=list(point_ids), wait=True)
 
 
 def collections_backup(*, output: Path, collections: Sequence[str] | None = None) -> list[Path]:

@@ -1,0 +1,112 @@
+"""The librarians' review list of quarantined passages: the flagged text, the rule that fired, release or hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from documents.models import QuarantinedPassage
+from documents.services.quarantine import chunk_quarantine, chunk_release
+
+
+class QuarantineStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("held", _("held out of retrieval")), ("released", _("released"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "held":
+            return queryset.filter(released_at__isnull=True)
+        if self.value() == "released":
+            return queryset.filter(released_at__isnull=False)
+        return queryset
+
+
+@admin.register(QuarantinedPassage)
+class QuarantinedPassageAdmin(admin.ModelAdmin[QuarantinedPassage]):
+    """Flagged passages, held ones first. Releasing lets retrieval use the passage again (audited)."""
+
+    list_display = ("excerpt", "injection_rule", "document_link", "location_display", "state", "released_by")
+    list_filter = (QuarantineStateFilter, "document__language")
+    search_fields = ("text", "injection_rule", "document__title")
+    list_select_related = ("document", "released_by")
+    actions = ("release", "hold")
+    fields = (
+        "document_link",
+        "location_display",
+        "heading_display",
+        "injection_rule",
+        "state",
+        "released_at",
+        "released_by",
+        "text",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[QuarantinedPassage]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(injection_flag=True, document__deleted_at__isnull=True)
+            .order_by(F("released_at").desc(nulls_first=True), "-id")
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("text"))
+    def excerpt(self, obj: QuarantinedPassage) -> str:
+        return obj.text[:200] + ("…" if len(obj.text) > 200 else "")
+
+    @admin.display(description=_("document"))
+    def document_link(self, obj: QuarantinedPassage) -> str:
+        url = reverse("admin:documents_document_change", args=[obj.document_id])
+        return format_html('<a href="{}">{}</a>', url, obj.document.title)
+
+    @admin.display(description=_("where"))
+    def location_display(self, obj: QuarantinedPassage) -> str:
+        return obj.location
+
+    @admin.display(description=_("heading"))
+    def heading_display(self, obj: QuarantinedPassage) -> str:
+        return obj.heading
+
+    @admin.display(description=_("state"))
+    def state(self, obj: QuarantinedPassage) -> str:
+        return str(_("held out of retrieval") if obj.quarantined else _("released"))
+
+    @admin.action(description=_("Release: let retrieval use these passages"), permissions=["change"])
+    def release(self, request: HttpRequest, queryset: QuerySet[QuarantinedPassage]) -> None:
+        count = 0
+        for chunk in queryset.filter(released_at__isnull=True):
+            chunk_release(chunk=chunk, actor=request.user, request=request)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(n)d passage released.", "%(n)d passages released.", count) % {"n": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Hold again: keep these passages out of retrieval"), permissions=["change"])
+    def hold(self, request: HttpRequest, queryset: QuerySet[QuarantinedPassage]) -> None:
+        count = 0
+        for chunk in queryset.filter(released_at__isnull=False):
+            chunk_quarantine(chunk=chunk, actor=request.user, rule=chunk.injection_rule, request=request)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(n)d passage held.", "%(n)d passages held.", count) % {"n": count},
+            messages.SUCCESS,
+        )
