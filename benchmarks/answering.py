@@ -124,9 +124,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     call_command("migrate", verbosity=0)
     from chat.components.prompting import GroundedPromptBuilder
     from chat.services.answering import prompt_passages as _prompt_passages
-    from chat.services.guards import guards_warm_up, input_guard
     from chat.services.retrieval import passages_retrieve
     from docintel.models import User
+    from guards import guards_warm_up, input_guard
     from tests.evaluation.support import index_document
     from tests.factories import make_document
 

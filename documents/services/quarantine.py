@@ -1,7 +1,7 @@
 """Quarantine of passages that read as instructions to a model: held out of retrieval until a librarian releases them.
 
 Ingestion flags a chunk (``Chunk.injection_flag`` + ``injection_rule``) when its text, its heading path or its
-document's title matches an injection rule (``chat.services.guards.injection_rule_fired``). A flagged chunk is
+document's title matches an injection rule (``guards.injection_rule_fired``). A flagged chunk is
 *quarantined* until a librarian releases it from the admin's review list: every search excludes it inside the
 vector store (payload ``quarantined``, see ``documents.services.vectorstore.retrievable_conditions``) and
 hydration drops it again from the database (``Chunk.objects.retrievable()``), so it is never put in a prompt nor
@@ -36,7 +36,7 @@ def chunk_injection_rule(*, text: str, heading_path: Iterable[Any], title: str) 
     Headings and titles enter the prompt beside the text, so an instruction hidden in a heading is as dangerous as
     one in a paragraph.
     """
-    from chat.services.guards import injection_rule_fired  # noqa: PLC0415 - loads the guard rules lazily
+    from guards import injection_rule_fired  # noqa: PLC0415 - loads the guard rules lazily
 
     for where, value in (("text", text), ("heading", " › ".join(str(h) for h in heading_path)), ("title", title)):
         if value and (rule := injection_rule_fired(value)):

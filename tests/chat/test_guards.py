@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chat.services import guards
+import guards
 from docintel.errors import LLMUnavailable
 from tests.conftest import SHARED_DATA
 

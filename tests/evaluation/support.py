@@ -67,6 +67,6 @@ def use_stack(settings, *, llm_url: str, embedding_url: str, qdrant_url: str) ->
     settings.LLM_MAX_TOKENS = 40
     settings.LLM_TEMPERATURE = 0.0
     settings.DOCINTEL_NEMO_RAILS = []
-    from chat.services.guards import guards_warm_up
+    from guards import guards_warm_up
 
     guards_warm_up()  # once per process: a cold LLM Guard would spend the answer's time budget

@@ -110,7 +110,7 @@ def answering(ingest_settings, llm_url):
     ingest_settings.LLM_MAX_TOKENS = 40
     ingest_settings.LLM_TEMPERATURE = 0.0
     ingest_settings.DOCINTEL_NEMO_RAILS = []
-    from chat.services.guards import guards_warm_up
+    from guards import guards_warm_up
 
     guards_warm_up()
     return ingest_settings

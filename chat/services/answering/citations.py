@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 from chat.events import Citation
 from chat.services.answering.overlap import matched, sentences_split, terms
-from chat.services.guards import secrets_redact
 from chat.services.retrieval import RetrievedPassage
+from guards import secrets_redact
 
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's content terms the passage must hold
 # A sentence that repeats the question's words must find (most of) them in its passage: otherwise it pins the

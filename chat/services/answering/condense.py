@@ -35,7 +35,7 @@ async def question_condense(*, text: str, history: list[dict[str, str]], target_
         ``skipped`` (it would not fit the budget, or the speed is unknown): the previous question + this one.
     """
     from chat.components.prompting import CondensePromptBuilder
-    from chat.services.guards import injection_markers
+    from guards import injection_markers
 
     allowed_s = target_s * CONDENSE_SHARE
     speed = await speed_get()

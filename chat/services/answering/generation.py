@@ -66,7 +66,7 @@ def prompt_passages(passages: list[RetrievedPassage]) -> list[PromptPassage]:
 
 def _holdback(raw: str, canary: str) -> int:
     """Characters of ``raw`` that may be shown now (see guards.stream_safe_length; a canary prefix is held too)."""
-    from chat.services.guards import stream_safe_length
+    from guards import stream_safe_length
 
     safe = stream_safe_length(raw)
     for k in range(min(len(canary) - 1, len(raw)), 0, -1):
@@ -118,7 +118,7 @@ async def generate(
         GuardrailBlocked: the canary appeared in the stream (a system-prompt leak): generation is stopped.
         AnswerCancelled: ``cancel`` was set.
     """
-    from chat.services.guards import sanitize_output
+    from guards import sanitize_output
 
     pipeline = loop_pipeline("generation_pipeline")
     nonce = secrets.token_hex(6)

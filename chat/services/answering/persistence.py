@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from chat.events import Citation
 from chat.models import ChatSession, Query, Response
-from chat.services.guards import GuardVerdict
 from docintel.errors import SessionNotFound
+from guards import GuardVerdict
 
 _GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 

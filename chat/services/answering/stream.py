@@ -2,14 +2,14 @@
 
 Stages, in order (each a function of this package or of :mod:`chat.services`):
 
-1. input guard (:func:`chat.services.guards.input_guard`); a blocked question ends here
+1. input guard (:func:`guards.input_guard`); a blocked question ends here
 2. condense a follow-up within the budget (:mod:`.condense`)
 3. permission-filtered hybrid retrieval (:func:`chat.services.retrieval.passages_retrieve`); nothing relevant:
    "the documents do not say"
 4. rank the passages' sentences against the question (:mod:`.extractive`): the quotes to fall back on
 5. plan the prompt within the first-token target at the model's measured speed (:mod:`.budget`)
 6. generate, streaming (:mod:`.generation`)
-7. output guard (:func:`chat.services.guards.output_guard`)
+7. output guard (:func:`guards.output_guard`)
 8. check the answer against the passages it cites (:mod:`.citations`)
 9. persist (:mod:`.persistence`) and send the final event
 
@@ -116,7 +116,7 @@ async def _generated_answer(
     out: Generated,
 ) -> AsyncIterator[TokenEvent | tuple[str, list[Citation]] | str]:
     """Stages 5–8: token events, then ``(text, citations)`` (a supported answer) or why generation did not deliver."""
-    from chat.services.guards import output_guard
+    from guards import output_guard
 
     plan = await prompt_plan(question=question, passages=retrieval.passages, ranking=ranking, elapsed_s=run.elapsed_s())
     run.decision["budget"] = plan.provenance()
@@ -179,7 +179,7 @@ async def _quoted(
     *, extract: Extract, question: str, user: Any, query: Query, run: AnswerRun
 ) -> tuple[str, list[Citation]] | None:
     """The extract after the output guard's sanitising (a passage may hold a secret); None when it blocks it."""
-    from chat.services.guards import output_guard
+    from guards import output_guard
 
     checked = await output_guard(question=question, answer=extract.text, canary="", system_prompt="")
     run.guard["extractive"] = checked.as_dict()
@@ -260,7 +260,7 @@ async def _answer(
     With ``keep`` (a replay) nothing is written: the Query and Response are built unsaved and the Response is
     appended to ``keep``.
     """
-    from chat.services.guards import input_guard, secrets_redact
+    from guards import input_guard, secrets_redact
 
     persist = keep is None
 

@@ -23,8 +23,8 @@ _started = False
 async def answering_warm_up() -> None:
     """Load the guards and Haystack, build this loop's pipelines and measure the LLM if it is not measured yet."""
     from chat.services.answering.budget import speed_for_plan
-    from chat.services.guards import guards_warm_up
     from chat.services.pipelines_cache import loop_pipeline
+    from guards import guards_warm_up
 
     await asyncio.to_thread(guards_warm_up)
     await asyncio.to_thread(importlib.import_module, "haystack.components.generators.chat")

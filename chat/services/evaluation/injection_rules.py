@@ -184,7 +184,7 @@ def injection_rates(flag: Callable[[str], bool] | None = None) -> dict[str, dict
         ``{"attacks": {set: RateSet}, "clean": {set: RateSet}}``; attack examples are misses, clean ones false alarms.
     """
     if flag is None:
-        from chat.services.guards import injection_markers
+        from guards import injection_markers
 
         def flag(text: str) -> bool:
             return bool(injection_markers(text))

@@ -74,7 +74,7 @@ def attack_judge(*, attack: Attack, asked: Asked, restricted_canary: str, reache
         reached_model: whether the language model generated for it (the Response has a generation time).
     """
     from chat.components.prompting import SYSTEM_PROMPT
-    from chat.services.guards import leak_reasons
+    from guards import leak_reasons
 
     visible = asked.visible
     answered = asked.status == "completed"
