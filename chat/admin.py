@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -148,9 +149,15 @@ class ResponseAdmin(ReadOnlyAdmin):
     def total_ms(self, obj: Response) -> Any:
         return (obj.latency_ms or {}).get("total_ms", "—")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Response]:
+        queryset: QuerySet[Response] = super().get_queryset(request)
+        return queryset.annotate(feedback_sum=Sum("feedback__rating"))
+
     @admin.display(description=_("feedback"))
     def feedback_score(self, obj: Response) -> str:
-        return format_html("{}", getattr(obj, "feedback_sum", "") or "")
+        """The sum of the readers' ratings (+1 helpful, -1 not), empty when nobody rated the answer."""
+        total = getattr(obj, "feedback_sum", None)
+        return "" if total is None else f"{total:+d}"
 
     @admin.display(description=_("citations"))
     def citations_display(self, obj: Response) -> str:

@@ -252,7 +252,6 @@ DOCINTEL_RETRY_BACKOFF_SECONDS: float = env.float("RETRY_BACKOFF_SECONDS", defau
 
 # --- Answering -----------------------------------------------------------------------------------------------------
 DOCINTEL_RETRIEVAL_TOP_K: int = env.int("RETRIEVAL_TOP_K", default=5)
-DOCINTEL_RETRIEVAL_MIN_SCORE: float = env.float("RETRIEVAL_MIN_SCORE", default=0.0)
 DOCINTEL_GUARD_MODEL_DIR: str | None = env.str("GUARD_MODEL_DIR", default=None) or None
 DOCINTEL_RETRIEVAL_MODE: str = env.str("RETRIEVAL_MODE", default="hybrid")  # hybrid, dense or keyword
 DOCINTEL_RETRIEVAL_CANDIDATES: int = env.int("RETRIEVAL_CANDIDATES", default=30)  # per search, before fusion

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-SESSION_TITLE_CHARS = 80
 PAGE_IMAGE_DPI = 80
 PAGE_IMAGE_TIMEOUT_S = 30.0
 
