@@ -187,19 +187,19 @@ def test_a_worker_killed_while_v2_ingests_leaves_v1_current_and_searchable(
     settings.EMBEDDING_BASE_URL = embedding_url
     before = app.conf.task_default_queue
     app.conf.task_default_queue = queue
-    question = TEXTS["en"]["question"]
 
-    def found() -> set[int]:
-        result = asyncio.run(passages_retrieve(user=reader, text=question, top_k=10))
+    def found(lang: str = "en") -> set[int]:
+        result = asyncio.run(passages_retrieve(user=reader, text=TEXTS[lang]["question"], top_k=10))
         return {p.document_id for p in result.passages}
 
     worker = localservers.celery_worker(env=env, log_dir=server_logs, queues=queue, name="version-crash-worker")
     try:
         worker.start(timeout=120)
-        v1 = _upload(TEXTS["en"]["v1"], "kestrel-crash.txt", librarian, [finance])
+        bilingual = TEXTS["en"]["v1"] + "\n" + TEXTS["el"]["v1"]  # searched in English and in Greek
+        v1 = _upload(bilingual, "kestrel-crash.txt", librarian, [finance])
         v1 = wait_terminal([v1.pk])[v1.pk]
         assert v1.status == "completed", v1.error_message
-        assert v1.pk in found()
+        assert v1.pk in found("en") and v1.pk in found("el")
 
         data = (corpus / "pdf/multi_page.pdf").read_bytes()  # several pages: long enough to be caught in the act
         v2 = _new_version(v1, data, "kestrel-crash-v2.pdf", librarian)
@@ -213,8 +213,9 @@ def test_a_worker_killed_while_v2_ingests_leaves_v1_current_and_searchable(
         killed = Document.objects.get(pk=v2.pk)
         assert (killed.status, killed.is_current) == ("processing", False), (killed.status, killed.stage)
         assert Document.objects.get(pk=v1.pk).is_current
-        hits = found()
-        assert v1.pk in hits and v2.pk not in hits  # v1 is still the one searched and cited
+        for lang in ("en", "el"):
+            hits = found(lang)
+            assert v1.pk in hits and v2.pk not in hits, lang  # v1 is still the one searched and cited
         assert _point_ids(v1.pk) == {str(v) for v in v1.chunks.values_list("vector_id", flat=True)}
         assert _searchable_point_ids(v2.pk) == set()  # whatever v2 had written is staged, out of every search
 
@@ -229,4 +230,4 @@ def test_a_worker_killed_while_v2_ingests_leaves_v1_current_and_searchable(
     assert v1.version_state == "superseded"
     _assert_exactly_indexed(v2, v1)
     assert _searchable_point_ids(v2.pk) == _point_ids(v2.pk)  # none left staged
-    assert v1.pk not in found()
+    assert v1.pk not in found("en") and v1.pk not in found("el")
