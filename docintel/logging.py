@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
 from typing import Any
 
 import structlog
@@ -22,6 +23,12 @@ def configure_logging(*, json_output: bool, level: str = "INFO") -> None:
     if _configured:
         return
     _configured = True
+    # Haystack installs its own structlog handler on its loggers when it is imported, and they still propagate to
+    # the root handler below: every Haystack line was printed twice (its console line and ours). This tells it to
+    # leave logging alone; its records then reach the root handler once, rendered like every other line.
+    os.environ.setdefault("HAYSTACK_LOGGING_IGNORE_STRUCTLOG", "true")
+    for name in ("haystack", "haystack_integrations", "haystack_experimental"):  # imported before us: undo it
+        logging.getLogger(name).handlers.clear()
 
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -73,3 +73,22 @@ def test_running_database_uses_the_pool(settings):
 
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert connection.settings_dict["OPTIONS"]["pool"]["max_size"] == settings.DB_POOL_MAX_SIZE
+
+
+def test_a_haystack_log_line_is_printed_once():
+    """Haystack's import-time handler and the root handler both printed each of its lines (daphne.log had two)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "import os, logging; os.environ['DJANGO_SETTINGS_MODULE'] = 'docintel.settings'; import django; "
+        "django.setup(); import haystack; logging.getLogger('haystack.core').warning('ONE-LINE-%s', 'Ελληνικά')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HAYSTACK_LOGGING_IGNORE_STRUCTLOG"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=True, env=env
+    )
+    assert (out.stdout + out.stderr).count("ONE-LINE-Ελληνικά") == 1, out.stderr
