@@ -4,7 +4,8 @@ The top-level files in ``requirements/`` keep the intent (pinned top-level packa
 the exact set with a sha256 for every distribution file of each pinned version, installed with
 ``pip install --require-hashes``. Existing locks are uv's preferences, so a package keeps its locked version until a
 top-level pin moves it (or ``make lock LOCK_ARGS=--upgrade-package=NAME``); ``dev.lock`` is constrained to
-``base.lock``, so the two never disagree.
+``base.lock``, so the two never disagree. Extras stay on the pins (``twisted[tls]==...``): pip 23's hash-checking
+mode refuses a dependency with extras (daphne's ``twisted[tls]>=22.4``) whose pin in the lock has lost them.
 
 The package index comes first (``--index`` in pip's order: the index, then the extra ones): uv takes a version's files
 from the first index that has the version at all, and a local index holding only another Python's wheel of it would
@@ -58,7 +59,7 @@ LOCKS = (
     Lock("eval.txt"),
     Lock("lock-tools.txt"),
 )
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 PYPI = "https://pypi.org/simple"
 HASH = re.compile(r"^\s+--hash=sha256:([0-9a-f]{64})")
 
@@ -197,7 +198,7 @@ def main(extra: list[str]) -> None:
         target = REQUIREMENTS / lock.target
         command = [
             *(sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--generate-hashes"),
-            *("--python", sys.executable, "--index-strategy", "unsafe-best-match"),
+            *("--python", sys.executable, "--index-strategy", "unsafe-best-match", "--no-strip-extras"),
             *sources,
             *lock.args,
             *extra,
