@@ -258,7 +258,11 @@ def _results(
     count = len(passages)
     if page > max(1, math.ceil(count / page_size)):
         raise NotFound("Invalid page.", detail={"page": page, "count": count})
-    uploaded = dict(Document.objects.filter(pk__in={p.document_id for p in passages}).values_list("pk", "created_at"))
+    rows = list(
+        Document.objects.filter(pk__in={p.document_id for p in passages}).values_list("pk", "created_at", "language")
+    )
+    uploaded = {pk: created for pk, created, _ in rows}
+    document_language = {pk: language for pk, _, language in rows}
     documents: dict[int, DocumentHits] = {}
     for p in passages:
         entry = documents.get(p.document_id)
@@ -266,7 +270,7 @@ def _results(
             documents[p.document_id] = DocumentHits(
                 document_id=p.document_id,
                 title=p.document_title,
-                language=languages.get(p.chunk_id, ""),
+                language=document_language[p.document_id],
                 uploaded_at=uploaded[p.document_id],
                 hits=1,
                 best_score=p.score,
