@@ -1,7 +1,7 @@
 FROM python:3.12-slim-bookworm
 ENV PYTHONUNBUFFERED=1 HAYSTACK_TELEMETRY_ENABLED=False OMP_THREAD_LIMIT=1
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      tesseract-ocr tesseract-ocr-ell tesseract-ocr-eng poppler-utils fonts-dejavu-core gcc \
+      tesseract-ocr tesseract-ocr-ell tesseract-ocr-eng fonts-dejavu-core gcc \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/

@@ -6,7 +6,7 @@ by the user who asked, a document only through :meth:`documents.models.DocumentQ
 
 from __future__ import annotations
 
-import subprocess
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PAGE_IMAGE_DPI = 80
-PAGE_IMAGE_TIMEOUT_S = 30.0
+PAGE_IMAGE_MAX_PIXELS = 2000
+_PDFIUM_LOCK = threading.Lock()
 
 
 # --- Sessions ------------------------------------------------------------------------------------------------------
@@ -276,12 +277,17 @@ def source_view_build(*, user: User | Any, document_id: int, chunk_id: int | Non
 
 
 def page_image_render(*, user: User | Any, document_id: int, page: int) -> Path:
-    """A PNG of one PDF page, rendered once with ``pdftoppm`` and cached under ``MEDIA_ROOT/page-images/``.
+    """A PNG of one PDF page, rendered once with pypdfium2 and cached under ``MEDIA_ROOT/page-images/``.
+
+    At ``PAGE_IMAGE_DPI``, never larger than ``PAGE_IMAGE_MAX_PIXELS`` on its longer side (a page may declare any
+    size). PDFium is not thread-safe: one render at a time per process.
 
     Raises:
         DocumentNotFound: not visible to the user.
-        NotFound: not a PDF, or no such page.
+        NotFound: not a PDF, no such page, or a file PDFium cannot read.
     """
+    import pypdfium2  # loaded on the first page image, not with the web process
+
     document = Document.objects.visible_to(user).filter(pk=document_id).first()
     if document is None:
         raise DocumentNotFound
@@ -292,17 +298,25 @@ def page_image_render(*, user: User | Any, document_id: int, page: int) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    prefix = target.with_suffix("")
-    argv = ["pdftoppm", "-f", str(page), "-l", str(page), "-r", str(PAGE_IMAGE_DPI), "-png", "-singlefile"]
+    partial = target.with_name(f"{target.stem}.{uuid.uuid4().hex[:8]}.part")
     try:
-        subprocess.run(  # noqa: S603 - fixed program, arguments are integers and server-generated paths
-            [*argv, document.file.path, str(prefix)], check=True, capture_output=True, timeout=PAGE_IMAGE_TIMEOUT_S
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        with _PDFIUM_LOCK:
+            pdf = pypdfium2.PdfDocument(document.file.path)
+            try:
+                if page > len(pdf):
+                    raise NotFound
+                pdf_page = pdf[page - 1]
+                width, height = pdf_page.get_size()
+                scale = min(PAGE_IMAGE_DPI / 72, PAGE_IMAGE_MAX_PIXELS / max(width, height, 1.0))
+                pdf_page.render(scale=scale).to_pil().save(partial, format="PNG")
+            finally:
+                pdf.close()
+        partial.replace(target)  # atomic: a concurrent request never serves half a file
+    except (pypdfium2.PdfiumError, OSError, ValueError) as exc:
         log.warning("page_image_failed", document_id=document.pk, page=page, error=type(exc).__name__)
         raise NotFound from exc
-    if not target.is_file():
-        raise NotFound
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 

@@ -186,3 +186,28 @@ def test_pdf_page_image_is_rendered_once_and_permission_checked(client, reader, 
     assert client.get(reverse("chat:document_page", args=[doc.pk, 6])).status_code == 404
     client.force_login(outsider)
     assert client.get(image_url).status_code == 404
+
+
+def test_page_images_of_hostile_pdfs_are_bounded_or_refused(client, reader, finance, settings):
+    """pypdfium2 renders in-process: a page declaring a huge size is capped, a broken file or a missing page is 404."""
+    import io
+
+    import pypdfium2
+    from PIL import Image
+
+    from chat.services.sessions import PAGE_IMAGE_MAX_PIXELS
+
+    pdf = pypdfium2.PdfDocument.new()
+    pdf.new_page(14400, 14400)  # 200 x 200 inches: 16,000 px a side at 80 DPI
+    buffer = io.BytesIO()
+    pdf.save(buffer)
+    pdf.close()
+    huge = make_document(content=buffer.getvalue(), groups=[finance], page_count=None)
+    broken = make_document(content=b"%PDF-1.7 not really a PDF", groups=[finance], page_count=None)
+    client.force_login(reader)
+    image = client.get(reverse("chat:document_page", args=[huge.pk, 1]))
+    assert image.status_code == 200
+    assert max(Image.open(io.BytesIO(b"".join(image.streaming_content))).size) <= PAGE_IMAGE_MAX_PIXELS
+    assert client.get(reverse("chat:document_page", args=[huge.pk, 2])).status_code == 404  # beyond the last page
+    assert client.get(reverse("chat:document_page", args=[broken.pk, 1])).status_code == 404
+    assert not list((settings.MEDIA_ROOT / "page-images").rglob("*.part"))  # no half-written file left behind
