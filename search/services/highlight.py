@@ -55,15 +55,20 @@ def _matches(token: str, wanted: Sequence[str]) -> bool:
 
 
 def text_matches(text: str, wanted: Sequence[str]) -> bool:
-    """Whether some word of ``text`` matches one of the folded terms ``wanted`` (one folding of the whole text)."""
+    """Whether some word of ``text`` matches one of the folded terms ``wanted`` (stops at the first match).
+
+    Word by word, through the same per-word folding cache as :func:`highlight_spans`: folding whole passages
+    costs milliseconds each, and a search checks up to ``SEARCH_MAX_RESULTS`` of them.
+    """
     if not wanted:
         return False
-    pool = set(search_tokens(text))
-    for term in wanted:
-        if term in pool:
-            return True
-        prefix = term[:3]
-        if any(token.startswith(prefix) and term_match(term, token) for token in pool):
+    seen: set[str] = set()
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if word in seen:
+            continue
+        seen.add(word)
+        if any(_matches(token, wanted) for token in _folded_tokens(word)):
             return True
     return False
 

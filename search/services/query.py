@@ -242,10 +242,13 @@ def _source_url(document_id: int, chunk_id: int, quote: str = "") -> str:
 
 
 def _relevant(passage: RetrievedPassage, wanted: list[str]) -> bool:
-    """A hit holds a query word, or is close in meaning (the answering threshold, ``SEARCH_MIN_DENSE_SCORE``)."""
-    if text_matches(passage.text, wanted):
+    """A hit is close in meaning (the answering threshold, ``SEARCH_MIN_DENSE_SCORE``) or holds a query word.
+
+    The similarity first: it is free, folding a passage's words is not.
+    """
+    if passage.dense_score is not None and passage.dense_score >= settings.SEARCH_MIN_DENSE_SCORE:
         return True
-    return passage.dense_score is not None and passage.dense_score >= settings.SEARCH_MIN_DENSE_SCORE
+    return text_matches(passage.text, wanted)
 
 
 def _results(
