@@ -12,6 +12,7 @@ MODULES = [
     "benchmarks.answer_quality",
     "benchmarks.channels",
     "benchmarks.ingestion",
+    "benchmarks.search",
     "benchmarks.injection_rules",
     "benchmarks.vectorstore",
 ]
