@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "documents.apps.DocumentsConfig",
     "chat.apps.ChatConfig",
     "review.apps.ReviewConfig",
+    "search.apps.SearchConfig",
 ]
 
 MIDDLEWARE = [
