@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.conf import settings
@@ -22,6 +22,9 @@ from documents.events import publish_progress
 from documents.models import Chunk, Document
 from documents.services.chunking import ChunkDraft, chunks_build, detect_language
 from documents.services.validation import ARCHIVE_TYPES, IMAGE_TYPES, PDF, ZIP, file_sniff, ooxml_check_sizes
+
+if TYPE_CHECKING:
+    from documents.services.vectorstore import PointData
 
 log = structlog.get_logger(__name__)
 
@@ -345,8 +348,7 @@ def document_embed(*, document_id: int) -> NextStep:
         EmbeddingUnavailable, VectorStoreUnavailable: transient; the task retries.
     """
     from documents.services.embeddings import embed_passages  # noqa: PLC0415
-    from documents.services.textnorm import sparse_encode  # noqa: PLC0415
-    from documents.services.vectorstore import PointData, points_replace, points_set_access  # noqa: PLC0415
+    from documents.services.vectorstore import points_replace, points_set_access  # noqa: PLC0415
 
     document = document_claim(
         document_id=document_id, stages=(Stage.EMBEDDING, Stage.INDEXING), stage=Stage.EMBEDDING, progress=60
@@ -364,29 +366,7 @@ def document_embed(*, document_id: int) -> NextStep:
         _advance(document_id, stage=Stage.EMBEDDING, progress=60 + int(30 * (start + len(part)) / len(chunks)))
     _advance(document_id, stage=Stage.INDEXING, progress=92)
     groups = sorted(document.access_groups.values_list("id", flat=True))
-    staged = not document.is_current  # a new or restored version: out of search until the switch (services.versions)
-    points = []
-    for chunk, dense in zip(chunks, vectors, strict=True):
-        indices, values = sparse_encode(_embedding_text(chunk))
-        points.append(
-            PointData(
-                id=str(chunk.vector_id),
-                dense=dense,
-                sparse_indices=indices,
-                sparse_values=values,
-                payload={
-                    "document_id": document.pk,
-                    "chunk_id": chunk.pk,
-                    "access_group_ids": groups,
-                    "language": chunk.language or document.language,
-                    "page": chunk.page_start,
-                    "ordinal": chunk.ordinal,
-                    "mime_type": document.mime_type,
-                    "quarantined": chunk.quarantined,
-                    "staged": staged,
-                },
-            )
-        )
+    points = chunk_points(document=document, chunks=chunks, vectors=vectors, access_group_ids=groups)
     stored = points_replace(document_id=document.pk, points=points)
     if stored != len(chunks):
         raise VectorStoreUnavailable(f"The vector store holds {stored} points for {len(chunks)} chunks.")
@@ -410,6 +390,49 @@ def document_embed(*, document_id: int) -> NextStep:
     _publish(document_id)
     log.info("document_ingested", document_id=document_id, chunks=len(chunks), completed=bool(updated))
     return NextStep.NONE
+
+
+def chunk_points(
+    *, document: Document, chunks: list[Chunk], vectors: list[list[float]], access_group_ids: list[int]
+) -> list[PointData]:
+    """The Qdrant points of a document's chunks: dense vector, Greek-folded sparse vector, the permission payload.
+
+    Args:
+        document: the chunks' document (its version state decides ``staged``).
+        chunks: the chunks, in the order of ``vectors``.
+        vectors: their dense embeddings (of ``_embedding_text``: heading path + text).
+        access_group_ids: the document's access groups, sorted (the reader filter inside Qdrant).
+
+    Returns:
+        One point per chunk, id = the chunk's deterministic ``vector_id`` (a rerun upserts, never duplicates).
+    """
+    from documents.services.textnorm import sparse_encode  # noqa: PLC0415
+    from documents.services.vectorstore import PointData  # noqa: PLC0415 - qdrant-client loads with it
+
+    staged = not document.is_current  # a new or restored version: out of search until the switch (services.versions)
+    points = []
+    for chunk, dense in zip(chunks, vectors, strict=True):
+        indices, values = sparse_encode(_embedding_text(chunk))
+        points.append(
+            PointData(
+                id=str(chunk.vector_id),
+                dense=dense,
+                sparse_indices=indices,
+                sparse_values=values,
+                payload={
+                    "document_id": document.pk,
+                    "chunk_id": chunk.pk,
+                    "access_group_ids": access_group_ids,
+                    "language": chunk.language or document.language,
+                    "page": chunk.page_start,
+                    "ordinal": chunk.ordinal,
+                    "mime_type": document.mime_type,
+                    "quarantined": chunk.quarantined,
+                    "staged": staged,
+                },
+            )
+        )
+    return points
 
 
 def _quarantine_resync(chunks: list[Chunk]) -> None:

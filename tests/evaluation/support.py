@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from documents.models import Chunk, Document
 from documents.services.embeddings import embed_passages
-from documents.services.textnorm import sparse_encode
-from documents.services.vectorstore import PointData, points_replace
+from documents.services.ingest import chunk_points
+from documents.services.vectorstore import points_replace
 
 
 def index_document(
@@ -17,7 +17,7 @@ def index_document(
     pages: list[int | None] | None = None,
     embed: Callable[[list[str]], list[list[float]]] = embed_passages,
 ) -> list[Chunk]:
-    """Create the document's chunks, embed them and upsert their points (payload per CONTRACTS.md)."""
+    """Create the document's chunks, embed them and upsert the points ingestion would write (``chunk_points``)."""
     chunks = [
         Chunk.objects.create(
             document=document,
@@ -30,28 +30,8 @@ def index_document(
         )
         for i, text in enumerate(texts)
     ]
-    vectors = embed(texts)
     group_ids = sorted(document.access_groups.values_list("id", flat=True))
-    points = []
-    for chunk, vector in zip(chunks, vectors, strict=True):
-        indices, values = sparse_encode(chunk.text)
-        points.append(
-            PointData(
-                id=str(chunk.vector_id),
-                dense=vector,
-                sparse_indices=indices,
-                sparse_values=values,
-                payload={
-                    "document_id": document.pk,
-                    "chunk_id": chunk.pk,
-                    "access_group_ids": group_ids,
-                    "language": document.language,
-                    "page": chunk.page_start,
-                    "ordinal": chunk.ordinal,
-                    "mime_type": document.mime_type,
-                },
-            )
-        )
+    points = chunk_points(document=document, chunks=chunks, vectors=embed(texts), access_group_ids=group_ids)
     points_replace(document_id=document.pk, points=points)
     return chunks
 
