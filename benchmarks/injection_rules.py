@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from chat.services.evaluation.injection_rules import injection_rates
+    from evaluation.services.injection_rules import injection_rates
 
     started = time.perf_counter()
     rates = injection_rates()

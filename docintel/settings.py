@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "audit.apps.AuditConfig",
     "documents.apps.DocumentsConfig",
     "chat.apps.ChatConfig",
+    "evaluation.apps.EvaluationConfig",
     "review.apps.ReviewConfig",
     "search.apps.SearchConfig",
 ]
@@ -279,7 +280,7 @@ DOCINTEL_QUESTIONS_PER_MINUTE: int = env.int("QUESTIONS_PER_MINUTE", default=30)
 DOCINTEL_ANSWERS_CONCURRENT: int = env.int("ANSWERS_CONCURRENT", default=2)
 DOCINTEL_ANSWER_SLOT_SECONDS: int = env.int("ANSWER_SLOT_SECONDS", default=300)
 
-# --- Evaluation (chat/services/evaluation, issue 5): the RAGAS judge is any OpenAI-compatible server; by default the
+# --- Evaluation (evaluation/services, issue 5): the RAGAS judge is any OpenAI-compatible server; by default the
 # answering model itself (weak: SmolLM2-135M), a stronger one when configured. Reports go to EVAL_REPORTS_DIR.
 EVAL_JUDGE_BASE_URL: str = env.str("EVAL_JUDGE_BASE_URL", default="") or LLM_BASE_URL
 EVAL_JUDGE_MODEL: str = env.str("EVAL_JUDGE_MODEL", default="") or LLM_MODEL

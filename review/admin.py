@@ -227,7 +227,7 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
                 done = format_html(
                     '{} <a href="{}">#{}</a>',
                     _("Evaluation question saved:"),
-                    reverse("admin:chat_evaluationquestion_change", args=[question.pk]),
+                    reverse("admin:evaluation_evaluationquestion_change", args=[question.pk]),
                     question.pk,
                 )
         except DocIntelError as exc:

@@ -56,7 +56,7 @@ class ReviewItem(models.Model):
     )
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     evaluation_question = models.ForeignKey(
-        "chat.EvaluationQuestion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "evaluation.EvaluationQuestion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     times_reported = models.PositiveIntegerField(_("thumbs-down count"), default=1)
     opened_at = models.DateTimeField(_("opened"), auto_now_add=True, db_index=True)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import structlog
 from django.contrib.auth.models import Group
 
-from chat.services.evaluation.data import EvalFile
 from docintel.errors import DuplicateDocument
 from docintel.models import User
 from docintel.roles import READER
 from documents.models import Document
+from evaluation.services.data import EvalFile
 
 log = structlog.get_logger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from chat.services.evaluation.data import (
+from evaluation.services.data import (
     SPIKEE_GREEK_INSTRUCTIONS,
     SPIKEE_GREEK_JAILBREAKS,
     data_dir,

@@ -2,7 +2,7 @@
 
 ragas 0.4.3 cannot be installed next to the portal's stack (its ``instructor`` dependency caps ``jiter<0.15``, the
 portal's openai 3.54 needs ``jiter>=0.16``), so it lives in its own environment (``requirements/eval.txt``,
-``EVAL_RAGAS_PYTHON``, built by ``make eval``) and runs :mod:`chat.services.evaluation.ragas_worker` over a JSON file
+``EVAL_RAGAS_PYTHON``, built by ``make eval``) and runs :mod:`evaluation.services.ragas_worker` over a JSON file
 of samples. The judge is ``EVAL_JUDGE_BASE_URL`` / ``EVAL_JUDGE_MODEL`` (the answering model by default).
 """
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from chat.models import EvaluationQuestion, Feedback
+from chat.models import Feedback
+from evaluation.models import EvaluationQuestion
 
 
 @transaction.atomic

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.models import EvaluationRun
-from chat.services.evaluation.judge import METRICS
+from evaluation.models import EvaluationRun
+from evaluation.services.judge import METRICS
 
 
 def _fmt(value: Any) -> str:

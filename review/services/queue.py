@@ -21,10 +21,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_log_write
-from chat.models import EvaluationQuestion, Feedback, Response
+from chat.models import Feedback, Response
 from docintel.errors import Conflict, DocumentNotFound, InvalidInput, NotFound
 from documents.models import Chunk, Document
 from documents.services.lifecycle import document_reingest
+from evaluation.models import EvaluationQuestion
 from review.models import ReviewItem
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PACKAGES = ("docintel", "documents", "chat", "audit", "guards", "search", "review")
+PACKAGES = ("docintel", "documents", "chat", "audit", "guards", "search", "review", "evaluation")
 HEAVY = ("haystack", "haystack_integrations", "qdrant_client", "qdrant_edge", "docling", "nemoguardrails", "llm_guard")
 MAX_LINES = 600
 

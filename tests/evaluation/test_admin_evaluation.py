@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditLog
-from chat.models import EvaluationQuestion, EvaluationRun, Feedback, Query, Response
-from chat.services.evaluation.questions import evaluation_questions_from_feedback
+from chat.models import Feedback, Query, Response
+from evaluation.models import EvaluationQuestion, EvaluationRun
+from evaluation.services.questions import evaluation_questions_from_feedback
 
 pytestmark = pytest.mark.django_db
 
@@ -72,22 +73,22 @@ def test_librarian_browses_runs_with_trend_and_links_to_provenance(client, libra
     response = _answer(reader)
     older, newer = _run(response.pk, 0.5), _run(response.pk, 0.75)
     client.force_login(librarian)
-    listing = client.get(reverse("admin:chat_evaluationrun_changelist"))
+    listing = client.get(reverse("admin:evaluation_evaluationrun_changelist"))
     assert listing.status_code == 200
     assert b"0.75" in listing.content and b"0.5" in listing.content
-    page = client.get(reverse("admin:chat_evaluationrun_change", args=[newer.pk]))
+    page = client.get(reverse("admin:evaluation_evaluationrun_change", args=[newer.pk]))
     assert page.status_code == 200
     html = page.content.decode()
     assert reverse("admin:chat_response_change", args=[response.pk]) in html
     assert html.index("Worst question?") < html.index("Good question?")
-    assert reverse("admin:chat_evaluationrun_change", args=[older.pk]) in html  # metrics over time
+    assert reverse("admin:evaluation_evaluationrun_change", args=[older.pk]) in html  # metrics over time
     # read-only: no add, no delete
-    assert client.get(reverse("admin:chat_evaluationrun_add")).status_code == 403
+    assert client.get(reverse("admin:evaluation_evaluationrun_add")).status_code == 403
 
 
 def test_reader_sees_no_evaluation(client, reader):
     client.force_login(reader)
-    assert client.get(reverse("admin:chat_evaluationrun_changelist")).status_code == 302
+    assert client.get(reverse("admin:evaluation_evaluationrun_changelist")).status_code == 302
 
 
 def test_feedback_action_creates_questions_once(client, librarian, reader, outsider):
@@ -106,7 +107,7 @@ def test_feedback_action_creates_questions_once(client, librarian, reader, outsi
     client.post(url, data)  # again: nothing new
     assert EvaluationQuestion.objects.count() == 1
     # the librarian can then write the expected answer
-    change = reverse("admin:chat_evaluationquestion_change", args=[question.pk])
+    change = reverse("admin:evaluation_evaluationquestion_change", args=[question.pk])
     assert client.get(change).status_code == 200
 
 

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from chat.models import EvaluationRun, Query
-from chat.services.evaluation.report import report_write
-from chat.services.evaluation.runner import EvaluationConfig, evaluation_run
+from chat.models import Query
 from documents.models import Document
+from evaluation.models import EvaluationRun
+from evaluation.services.report import report_write
+from evaluation.services.runner import EvaluationConfig, evaluation_run
 from tests.evaluation.support import use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -67,7 +68,7 @@ def test_command_runs_librarian_questions_and_stores_the_run(settings, embedding
 
     from django.core.management import call_command
 
-    from chat.models import EvaluationQuestion
+    from evaluation.models import EvaluationQuestion
 
     settings.EMBEDDING_BASE_URL, settings.QDRANT_URL = embedding_url, qdrant_url
     EvaluationQuestion.objects.create(text="What is the boiling point of the reactor coolant?", ask_as=reader,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from chat.services.evaluation import data as D
-from chat.services.evaluation.asking import Asked
-from chat.services.evaluation.metrics import (
+from evaluation.services import data as D
+from evaluation.services.asking import Asked
+from evaluation.services.metrics import (
     Ranking,
     citation_scores,
     contains_span,
     gold_chunk_ids,
     rank_metrics,
 )
-from chat.services.evaluation.safety import attack_judge
+from evaluation.services.safety import attack_judge
 
 
 def test_contains_span_is_accent_and_case_insensitive_on_whole_words():

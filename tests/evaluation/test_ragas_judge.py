@@ -9,9 +9,10 @@ import math
 import pytest
 from django.utils import timezone
 
-from chat.models import EvaluationRun, Query, Response
-from chat.services.evaluation.judge import judge_controls, judge_pick, ragas_evaluate
-from chat.services.evaluation.report import report_markdown
+from chat.models import Query, Response
+from evaluation.models import EvaluationRun
+from evaluation.services.judge import judge_controls, judge_pick, ragas_evaluate
+from evaluation.services.report import report_markdown
 from tests.factories import make_chunk, make_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]

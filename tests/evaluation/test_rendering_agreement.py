@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chat.services.evaluation.data import data_dir
-from chat.services.evaluation.rendering import exfiltration_elements, live_elements, same_origin_url
+from evaluation.services.data import data_dir
+from evaluation.services.rendering import exfiltration_elements, live_elements, same_origin_url
 from tests.conftest import REPO
 
 HARNESS = Path(__file__).with_name("render_chat_js.js")

@@ -8,10 +8,11 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from audit.models import AuditLog
-from chat.models import EvaluationQuestion, Feedback
-from chat.services.evaluation.questions import evaluation_questions_from_feedback
+from chat.models import Feedback
 from chat.services.sessions import feedback_submit
 from documents.models import Chunk, Document
+from evaluation.models import EvaluationQuestion
+from evaluation.services.questions import evaluation_questions_from_feedback
 from review.models import ReviewItem
 from tests.factories import make_chunk, make_document
 from tests.review.conftest import EL, EN, make_answer

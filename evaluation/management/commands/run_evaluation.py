@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.services.evaluation.report import report_write
-from chat.services.evaluation.runner import EvaluationConfig, evaluation_run
+from evaluation.services.report import report_write
+from evaluation.services.runner import EvaluationConfig, evaluation_run
 
 PARTS = ("qa", "ragas", "direct", "indirect", "questions")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.services.evaluation.injection_rules import injection_rates
+from evaluation.services.injection_rules import injection_rates
 
 
 @pytest.fixture(scope="module")
