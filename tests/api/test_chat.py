@@ -54,6 +54,7 @@ def test_create_list_and_read_a_session_with_its_history(api_as, reader):
         "status": "no_answer",
         "text": "Not in the documents.",
         "citations": second.citations,
+        "superseded": [],  # no cited document has a newer version
     }
     assert body["history"][0]["citations"][0]["url"] == "/documents/1/source/?chunk=1"
 
