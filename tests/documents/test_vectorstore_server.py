@@ -287,7 +287,7 @@ def test_quarantine_subset_bool_index_must_not_and_set_payload_by_ids(store):
     assert {r.payload["language"] for r in flagged} == {"en", "el"}
     assert client.retrieve(name, ids=[points[4].id])[0].payload["quarantined"] is False
 
-    not_held = [models.FieldCondition(key="quarantined", match=models.MatchValue(value=True))]
+    not_held: list[models.Condition] = [models.FieldCondition(key="quarantined", match=models.MatchValue(value=True))]
     words = models.SparseVector(indices=[0, 1, 4, 5, 6, 7], values=[1.0] * 6)  # two held points carry 0 and 1
     for language in ("en", "el"):
         in_language = models.FieldCondition(key="language", match=models.MatchValue(value=language))
