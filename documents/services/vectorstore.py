@@ -103,6 +103,7 @@ def collection_ensure(*, client: QdrantClient, dim: int | None = None) -> str:
     name = collection_name(dim)
     with _unavailable_as_transient():
         if client.collection_exists(name):
+            _payload_indexes_ensure(client=client, name=name)
             return name
         client.create_collection(
             collection_name=name,
@@ -115,6 +116,30 @@ def collection_ensure(*, client: QdrantClient, dim: int | None = None) -> str:
             client.create_payload_index(name, field_name=field, field_schema=models.PayloadSchemaType(schema))
     log.info("vector_collection_created", collection=name)
     return name
+
+
+_indexes_checked: set[tuple[str, str]] = set()
+
+
+def _payload_indexes_ensure(*, client: QdrantClient, name: str) -> None:
+    """Create the payload indexes an older collection lacks (once per process and collection).
+
+    A collection made before a field joined ``INDEXED_FIELDS`` (``quarantined``, ``staged``) would filter on it by
+    reading every candidate's payload: measured 3-6 ms a query instead of 1 ms at 10k points on the embedded store.
+    """
+    from qdrant_client import models  # noqa: PLC0415
+
+    key = (str(settings.QDRANT_URL), name)
+    if key in _indexes_checked:
+        return
+    present = set(client.get_collection(name).payload_schema or {})
+    for field, schema in INDEXED_FIELDS.items():
+        if field not in present:
+            client.create_payload_index(
+                name, field_name=field, field_schema=models.PayloadSchemaType(schema), wait=True
+            )
+            log.info("vector_payload_index_created", collection=name, field=field)
+    _indexes_checked.add(key)
 
 
 def _document_filter(document_id: int) -> Any:

@@ -428,3 +428,16 @@ def test_migrate_copies_a_local_mode_store_with_its_vectors(tmp_path, server_log
         assert str(hit.id) == points[7].id and hit.score > 0.999
     finally:
         proc.stop()
+
+
+def test_an_older_collection_gets_the_payload_indexes_it_lacks(store, settings):
+    """A collection made before ``quarantined``/``staged`` were indexed gets them on the next ingest (not a scan)."""
+    from documents.services import vectorstore
+
+    settings.QDRANT_URL = store
+    settings.QDRANT_COLLECTION_PREFIX = f"old{uuid.uuid4().hex[:6]}"
+    client = _client(store)
+    name = _collection(client, vectorstore.collection_name(DIM))  # the three fields of the first releases only
+    assert set(client.get_collection(name).payload_schema) == {"document_id", "access_group_ids", "language"}
+    assert vectorstore.collection_ensure(client=client, dim=DIM) == name
+    assert set(client.get_collection(name).payload_schema) == set(vectorstore.INDEXED_FIELDS)
