@@ -480,7 +480,9 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         if not self.has_view_permission(request):
             raise PermissionDenied
         ids = int_list_param(request.GET.get("ids", ""), limit=500)
-        rows = Document.objects.filter(pk__in=ids).values(
-            "id", "status", "stage", "progress", "error_code", "error_message"
-        )
-        return JsonResponse({"documents": list(rows)})
+        fields = ("id", "status", "stage", "progress", "error_code", "error_message", "page_count", "language")
+        rows = Document.objects.filter(pk__in=ids).annotate(chunks_total=Count("chunks"))
+        documents = [
+            {**{k: getattr(doc, k) for k in fields}, "chunks": getattr(doc, "chunks_total", 0)} for doc in rows
+        ]
+        return JsonResponse({"documents": documents})

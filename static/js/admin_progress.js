@@ -15,6 +15,37 @@
       badge.className = "di-badge di-badge-" + doc.status;
       badge.textContent = LABELS[doc.status] || doc.status;
     });
+    if (doc.status === "completed" || doc.status === "failed") {
+      if ("chunks" in doc) { fillCounts(doc); } else { fetchCounts(doc.id); }
+    }
+  }
+
+  // Pages, chunks and language are known once ingestion ends: fill the row's cells in place (no reload).
+  function fillCounts(doc) {
+    document.querySelectorAll('.di-progress[data-document-id="' + doc.id + '"]').forEach(function (el) {
+      const row = el.closest("tr");
+      if (!row) { return; }
+      const cells = {page_count: doc.page_count, chunk_count: doc.chunks, language: doc.language};
+      Object.keys(cells).forEach(function (name) {
+        const cell = row.querySelector("td.field-" + name);
+        const value = cells[name];
+        if (cell && value !== null && value !== undefined && value !== "") { cell.textContent = String(value); }
+      });
+    });
+  }
+
+  function progressUrl() {
+    const match = window.location.pathname.match(/^(.*\/documents\/document\/)/);
+    return match ? match[1] + "progress/" : null;
+  }
+
+  function fetchCounts(id) {
+    const base = progressUrl();
+    if (!base) { return; }
+    fetch(base + "?ids=" + id, {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : {documents: []}; })
+      .then(function (data) { data.documents.forEach(fillCounts); })
+      .catch(function () { /* the next reload shows them */ });
   }
 
   function pending() {
@@ -27,9 +58,8 @@
   function poll() {
     const ids = pending();
     if (!ids.length) { return; }
-    const match = window.location.pathname.match(/^(.*\/documents\/document\/)/);
-    if (!match) { return; }
-    const base = match[1] + "progress/";
+    const base = progressUrl();
+    if (!base) { return; }
     fetch(base + "?ids=" + ids.join(","), {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.json() : {documents: []}; })
       .then(function (data) { data.documents.forEach(update); })

@@ -172,6 +172,9 @@ def test_progress_feed_reports_status(lib_client):
             "progress": 40,
             "error_code": "",
             "error_message": "",
+            "page_count": None,
+            "language": "",
+            "chunks": 0,
         }
     ]
 

@@ -99,6 +99,15 @@ def test_librarian_uploads_and_watches_the_progress_bar_reach_completed(ingest_p
                 "() => document.querySelector('.di-progress').dataset.status === 'completed'", timeout=300_000
             )
             page.wait_for_function("() => document.querySelector('[data-document-status]').textContent === 'Completed'")
+            # pages, chunks and language fill in place once ingestion ends (they showed "-" and 0 until a reload)
+            row = "document.querySelector('.di-progress').closest('tr')"
+            page.wait_for_function(
+                f"() => {row}.querySelector('td.field-chunk_count').textContent.trim() !== '0'", timeout=30_000
+            )
+            cells = page.evaluate(
+                f"() => ['page_count', 'chunk_count', 'language'].map(n => {row}.querySelector('td.field-' + n)"
+                ".textContent.trim())"
+            )
             seen = page.evaluate("window.__diSeen")
             same_page = page.evaluate("window.__diLoadedOnce === true")
             page.screenshot(path=str(SCREENSHOTS / "admin-progress-completed.png"), full_page=True)
@@ -111,6 +120,7 @@ def test_librarian_uploads_and_watches_the_progress_bar_reach_completed(ingest_p
     assert doc.original_filename == pdf.name and [g.name for g in doc.access_groups.all()] == [finance.name]
     assert wait_terminal([doc.pk])[doc.pk].status == "completed" and doc.chunks.exists()
     assert same_page, "the list page reloaded; progress must arrive in place"
+    assert cells == [str(doc.page_count), str(doc.chunks.count()), doc.language], cells
     statuses = [s[0] for s in seen]
     values = [float(s[1]) for s in seen]
     assert statuses[-1] == "completed" and values[-1] == 100.0, seen
