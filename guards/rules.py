@@ -122,15 +122,26 @@ _INJECTION_RULES: tuple[tuple[str, str], ...] = (
     ),
     ("assistant_note", r"\b(βοηθε|προσ τον βοηθο)\s*:"),
 )
-_INJECTION_PATTERNS: tuple[str, ...] = tuple(pattern for _, pattern in _INJECTION_RULES)
-_INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS), re.DOTALL)
+# Rules about "your response" and notes addressed to the assistant mark injected *document* text; in a reader's own
+# question they are ordinary requests ("include in your answer the page number", «απάντησε μόνο "ναι" ή "όχι"»).
+PASSAGE_ONLY_RULES = frozenset({"response_instruction", "assistant_note"})
+_INJECTION_PASSAGE = re.compile("|".join(f"(?:{p})" for _, p in _INJECTION_RULES), re.DOTALL)
+_INJECTION_QUESTION = re.compile(
+    "|".join(f"(?:{p})" for name, p in _INJECTION_RULES if name not in PASSAGE_ONLY_RULES), re.DOTALL
+)
 _INJECTION_NAMED = [(name, re.compile(pattern, re.DOTALL)) for name, pattern in _INJECTION_RULES]
 
 
-def injection_markers(text: str) -> list[str]:
-    """The injection phrases found in ``text`` (folded), empty when it reads as plain content."""
+def injection_markers(text: str, *, passage: bool = False) -> list[str]:
+    """The injection phrases found in ``text`` (folded), empty when it reads as plain content.
+
+    Args:
+        text: a question (the default) or, with ``passage=True``, document text, which every rule applies to.
+        passage: also apply the rules that only injected document text trips (``PASSAGE_ONLY_RULES``).
+    """
     folded = normalize_for_search(text)
-    return sorted({m.group(0)[:60] for m in _INJECTION.finditer(folded)})
+    pattern = _INJECTION_PASSAGE if passage else _INJECTION_QUESTION
+    return sorted({m.group(0)[:60] for m in pattern.finditer(folded)})
 
 
 def injection_rule_fired(text: str) -> str:
@@ -152,18 +163,18 @@ def injection_rule_fired(text: str) -> str:
 
 
 def text_injection_suspected(text: str) -> bool:
-    """Whether a passage or question looks like instructions to a model (called by ingestion for Chunk.injection_flag).
+    """Whether document text looks like instructions to a model (every rule; ``injection_rule_fired`` names it).
 
     Deterministic rules always run; LLM Guard's PromptInjection classifier adds its verdict when its model folder is
     configured. Pure and side-effect free; safe to call from a worker for every chunk.
 
     Args:
-        text: a chunk's text or a question.
+        text: a chunk's text, a heading or a title.
 
     Returns:
         True when the text should be treated as a suspected prompt injection.
     """
-    if injection_markers(text):
+    if injection_markers(text, passage=True):
         return True
     scanner = model_scanners().get("PromptInjection")
     if scanner is None:

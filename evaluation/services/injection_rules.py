@@ -187,7 +187,7 @@ def injection_rates(flag: Callable[[str], bool] | None = None) -> dict[str, dict
         from guards import injection_markers
 
         def flag(text: str) -> bool:
-            return bool(injection_markers(text))
+            return bool(injection_markers(text, passage=True))
 
     attack_sets = {
         "spikee": spikee_texts(),
