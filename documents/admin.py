@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import structlog
@@ -11,7 +10,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -20,27 +18,23 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from kombu.exceptions import OperationalError as BrokerError
 
-from audit.services import audit_log_write
 from docintel.admin_audit import AuditedAdminMixin
 from docintel.errors import DocIntelError, DuplicateDocument
 from docintel.params import int_list_param
 from documents import admin_quarantine  # noqa: F401 - registers the review list of quarantined passages
-from documents.admin_versions import DocumentVersionsAdminMixin, VersionStateFilter, family_access_propagate
+from documents.admin_versions import DocumentVersionsAdminMixin, VersionStateFilter
 from documents.models import Chunk, Document
-from documents.services.lifecycle import document_delete, document_reingest, document_reocr, document_upload
+from documents.services.lifecycle import (
+    document_access_changed,
+    document_delete,
+    document_reingest,
+    document_reocr,
+    document_upload,
+)
 from documents.services.ocr import ocr_engine_for
-from documents.tasks import sync_document_access
 
 log = structlog.get_logger(__name__)
-
-
-def _enqueue_access_sync(document_id: int) -> None:
-    try:
-        sync_document_access.delay(document_id)
-    except BrokerError as exc:  # the groups are saved; the next sync or re-ingest writes them to the vectors
-        log.error("task_enqueue_failed", task="sync_document_access", document_id=document_id, error=str(exc))
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -313,19 +307,10 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         return actions
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        before = sorted(g.name for g in form.initial.get("access_groups", []) or [])
+        before = [g.name for g in form.initial.get("access_groups", []) or []]
         super().save_related(request, form, formsets, change)
-        after = sorted(g.name for g in form.cleaned_data.get("access_groups", []) or [])
-        if change and before != after:
-            audit_log_write(
-                action="document_access_changed",
-                target=form.instance,
-                request=request,
-                details={"before": before, "after": after},
-            )
-            # a task, not an on-commit call: a vector store outage is retried with backoff like any transient error
-            transaction.on_commit(partial(_enqueue_access_sync, form.instance.pk))
-            family_access_propagate(form.instance)  # every version of the document: the same readers
+        if change:
+            document_access_changed(document=form.instance, before=before, request=request)
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         document_delete(document=obj, actor=request.user, request=request)

@@ -7,14 +7,12 @@ only render.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import structlog
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -22,7 +20,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from kombu.exceptions import OperationalError as BrokerError
 
 from docintel.errors import DocIntelError, DuplicateDocument
 from documents.models import Document
@@ -61,29 +58,6 @@ class VersionStateFilter(admin.SimpleListFilter):
         if value == "superseded":
             return queryset.filter(is_current=False, superseded_at__isnull=False)
         return queryset
-
-
-def _enqueue_access_sync(document_id: int) -> None:
-    from documents.tasks import sync_document_access  # noqa: PLC0415
-
-    try:
-        sync_document_access.delay(document_id)
-    except BrokerError as exc:
-        log.error("task_enqueue_failed", task="sync_document_access", document_id=document_id, error=str(exc))
-
-
-def family_access_propagate(document: Document) -> list[int]:
-    """Give every other version of ``document``'s family its access groups (a family shares who may read it).
-
-    Their vectors are synced by a task after commit. Returns the ids of the versions changed.
-    """
-    groups = list(document.access_groups.all())
-    changed = []
-    for version in Document.objects.family_of(document).exclude(pk=document.pk):
-        version.access_groups.set(groups)
-        changed.append(version.pk)
-        transaction.on_commit(partial(_enqueue_access_sync, version.pk))
-    return changed
 
 
 class DocumentVersionsAdminMixin:

@@ -61,6 +61,40 @@ def _enqueue_on_commit(task_name: str, document_id: int) -> None:
     transaction.on_commit(send)
 
 
+def document_access_changed(*, document: Document, before: list[str], request: HttpRequest | None = None) -> list[int]:
+    """After a document's access groups were saved: audit it, share them with every version, sync the vectors.
+
+    A family of versions has one set of readers, so the other versions get the same groups. The vectors are
+    rewritten by ``sync_document_access``, a task (retried with backoff) enqueued after commit.
+
+    Args:
+        document: the document whose groups were just saved.
+        before: the group names it had before the change.
+        request: the admin request, for the audit row (actor, IP).
+
+    Returns:
+        The ids of the documents whose vectors will be synced (empty when nothing changed).
+    """
+    groups = list(document.access_groups.all())
+    after = sorted(g.name for g in groups)
+    if after == sorted(before):
+        return []
+    audit_log_write(
+        action="document_access_changed",
+        target=document,
+        request=request,
+        details={"before": sorted(before), "after": after},
+    )
+    changed = [document.pk]
+    for version in Document.objects.family_of(document).exclude(pk=document.pk):
+        version.access_groups.set(groups)
+        changed.append(version.pk)
+    for document_id in changed:
+        _enqueue_on_commit("sync_document_access", document_id)
+    log.info("document_access_changed", document_id=document.pk, versions=len(changed), groups=after)
+    return changed
+
+
 def _file_check(*, fileobj: IO[bytes], filename: str, size: int) -> tuple[str, Sniffed, str]:
     """The upload checks (size, type from the bytes, archive limits) and the duplicate check.
 
