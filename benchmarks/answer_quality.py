@@ -105,7 +105,7 @@ class Portal:
     """``manage.py runportal`` on free ports over a fresh database and store, as `make run` starts it."""
 
     def __init__(self, workdir: Path, repo: Path = REPO) -> None:
-        from docintel import localservers
+        from devstack import localservers
 
         self.repo = repo
         self.port = localservers.free_port()

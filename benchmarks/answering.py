@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     sys.path.insert(0, str(REPO))
-    from docintel import localservers
+    from devstack import localservers
 
     emb_port, vs_port = localservers.free_port(), localservers.free_port()
     os.environ["EMBEDDING_BASE_URL"] = f"http://127.0.0.1:{emb_port}/v1"

@@ -166,7 +166,7 @@ def _prepare_database(env: dict[str, str], sessions: int) -> list[tuple[str, str
 
 
 async def _serve_standin(tokens: int, interval: float) -> tuple[asyncio.Server, int]:
-    from docintel.localservers import free_port
+    from devstack.localservers import free_port
 
     port = free_port()
     server = await asyncio.start_server(lambda r, w: _standin(r, w, tokens, interval), "127.0.0.1", port, backlog=512)
@@ -174,7 +174,7 @@ async def _serve_standin(tokens: int, interval: float) -> tuple[asyncio.Server, 
 
 
 def run(*, sessions: int, tokens: int, interval_ms: float) -> dict[str, Any]:
-    from docintel import localservers
+    from devstack import localservers
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-channels-"))
     env = {

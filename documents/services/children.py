@@ -44,7 +44,7 @@ def children_create(*, document: Document, members: list[Member]) -> list[dict[s
     Returns:
         One entry per member: ``{"name", "status": "created"|"exists"|"refused", "document_id"?, "code"?}``.
     """
-    from documents.services.lifecycle import document_upload  # noqa: PLC0415 - lifecycle imports the task module
+    from documents.services.lifecycle import document_upload  # lifecycle imports the task module
 
     groups = list(document.access_groups.all())
     depth = _depth(document) + 1

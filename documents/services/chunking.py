@@ -66,7 +66,7 @@ class ChunkDraft:
 
 
 def _tokenizer(max_tokens: int) -> Any:
-    from docling_core.transforms.chunker.tokenizer.base import BaseTokenizer  # noqa: PLC0415
+    from docling_core.transforms.chunker.tokenizer.base import BaseTokenizer
 
     class ApproxTokenizer(BaseTokenizer):
         limit: int
@@ -135,8 +135,8 @@ def chunks_build(
     Returns:
         The chunks in reading order; empty when the document has no text.
     """
-    from docling_core.transforms.chunker.hybrid_chunker import HybridChunker  # noqa: PLC0415
-    from docling_core.types.doc.labels import DocItemLabel  # noqa: PLC0415
+    from docling_core.transforms.chunker.hybrid_chunker import HybridChunker
+    from docling_core.types.doc.labels import DocItemLabel
 
     size = max_tokens or settings.DOCINTEL_CHUNK_TOKENS
     overlap_tokens = settings.DOCINTEL_CHUNK_OVERLAP_TOKENS if overlap is None else overlap

@@ -117,9 +117,9 @@ def _band(item: Any, page_heights: dict[int, float]) -> tuple[int, str] | None:
 
 
 def _furniture(document: DoclingDocument, report: CleanReport) -> None:
-    from docling_core.types.doc.common.content_layer import ContentLayer  # noqa: PLC0415
-    from docling_core.types.doc.items.text import TextItem  # noqa: PLC0415
-    from docling_core.types.doc.labels import DocItemLabel  # noqa: PLC0415
+    from docling_core.types.doc.common.content_layer import ContentLayer
+    from docling_core.types.doc.items.text import TextItem
+    from docling_core.types.doc.labels import DocItemLabel
 
     page_heights = {int(no): float(page.size.height) for no, page in document.pages.items()}
     if len(page_heights) < 2:
@@ -157,8 +157,8 @@ def _furniture(document: DoclingDocument, report: CleanReport) -> None:
 
 
 def _body_texts(document: DoclingDocument) -> list[Any]:
-    from docling_core.types.doc.common.content_layer import ContentLayer  # noqa: PLC0415
-    from docling_core.types.doc.items.text import TextItem  # noqa: PLC0415
+    from docling_core.types.doc.common.content_layer import ContentLayer
+    from docling_core.types.doc.items.text import TextItem
 
     return [
         item
@@ -168,7 +168,7 @@ def _body_texts(document: DoclingDocument) -> list[Any]:
 
 
 def _hyphenation(document: DoclingDocument, report: CleanReport) -> None:
-    from docling_core.types.doc.labels import DocItemLabel  # noqa: PLC0415
+    from docling_core.types.doc.labels import DocItemLabel
 
     prose = (DocItemLabel.TEXT, DocItemLabel.PARAGRAPH, DocItemLabel.LIST_ITEM)
     items = _body_texts(document)

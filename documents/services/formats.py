@@ -65,8 +65,8 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _document(name: str, *, heading: str, paragraphs: list[str]) -> DoclingDocument:
-    from docling_core.types.doc.document import DoclingDocument  # noqa: PLC0415
-    from docling_core.types.doc.labels import DocItemLabel  # noqa: PLC0415
+    from docling_core.types.doc.document import DoclingDocument
+    from docling_core.types.doc.labels import DocItemLabel
 
     document = DoclingDocument(name=name)
     parent = document.add_heading(text=heading, level=1) if heading else None

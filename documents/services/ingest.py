@@ -120,7 +120,7 @@ def _file_path(document: Document) -> Path:
 
 def _check_file(document: Document, path: Path) -> Any:
     """Re-check what the upload checked (the file may have been replaced on disk) and inspect it."""
-    from documents.services.parsing import Inspection, image_inspect, pdf_inspect  # noqa: PLC0415
+    from documents.services.parsing import Inspection, image_inspect, pdf_inspect
 
     size = path.stat().st_size
     if size > settings.DOCINTEL_MAX_UPLOAD_BYTES:
@@ -147,7 +147,7 @@ def _chunks_replace(document: Document, drafts: list[ChunkDraft]) -> int:
     quarantined (held out of retrieval) until a librarian releases it (``documents.services.quarantine``). A release
     survives a re-ingest of the same text at the same place.
     """
-    from documents.services.quarantine import chunks_flag  # noqa: PLC0415 - loads the guard rules lazily
+    from documents.services.quarantine import chunks_flag  # loads the guard rules lazily
 
     flags = chunks_flag(document=document, drafts=drafts)
     rows = [
@@ -191,7 +191,7 @@ def _language_of(drafts: list[ChunkDraft]) -> str:
 
 
 def _save_conversion(document: Document, conversion: Any, *, ocr_pages: list[int] | None = None) -> None:
-    from documents.services.cleaning import document_clean  # noqa: PLC0415 - docling-core, worker only
+    from documents.services.cleaning import document_clean  # docling-core, worker only
 
     _advance(document.pk, stage=Stage.CHUNKING, progress=45)
     paged = conversion.parser.startswith(("docling-standard", "docling-heuristic", "docling-native"))
@@ -239,7 +239,7 @@ def document_ingest(*, document_id: int) -> NextStep:
     Raises:
         DocumentRejected: the file cannot be ingested (terminal; the task marks the document failed).
     """
-    from documents.services.parsing import document_convert  # noqa: PLC0415 - Docling, worker only
+    from documents.services.parsing import document_convert  # Docling, worker only
 
     document = document_claim(
         document_id=document_id, stages=(Stage.UPLOADED, Stage.PARSING), stage=Stage.PARSING, progress=5
@@ -259,7 +259,7 @@ def document_ingest(*, document_id: int) -> NextStep:
     conversion = document_convert(path=path, mime_type=document.mime_type)
     document.refresh_from_db()
     if conversion.attachments:
-        from documents.services.children import children_create  # noqa: PLC0415
+        from documents.services.children import children_create
 
         attachments = children_create(document=document, members=conversion.attachments)
         conversion.info["attachments"] = attachments
@@ -273,8 +273,8 @@ def _archive_unpack(document: Document, path: Path) -> NextStep:
     Raises:
         DocumentRejected: ``no_supported_files`` when no member could be ingested.
     """
-    from documents.services.children import children_create  # noqa: PLC0415
-    from documents.services.formats import zip_members  # noqa: PLC0415
+    from documents.services.children import children_create
+    from documents.services.formats import zip_members
 
     _advance(document.pk, stage=Stage.PARSING, progress=30)
     members = children_create(document=document, members=list(zip_members(path)))
@@ -308,8 +308,8 @@ def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
         OcrEngineUnavailable: the engine or its models are missing here (checked before any work).
         DocumentRejected: the file cannot be read.
     """
-    from documents.services.ocr import EASYOCR, ocr_engine_check, ocr_engine_for, scan_language_probe  # noqa: PLC0415
-    from documents.services.parsing import document_convert  # noqa: PLC0415
+    from documents.services.ocr import EASYOCR, ocr_engine_check, ocr_engine_for, scan_language_probe
+    from documents.services.parsing import document_convert
 
     document = document_claim(document_id=document_id, stages=(Stage.OCR,), stage=Stage.OCR, progress=25)
     if document is None:
@@ -347,8 +347,8 @@ def document_embed(*, document_id: int) -> NextStep:
     Raises:
         EmbeddingUnavailable, VectorStoreUnavailable: transient; the task retries.
     """
-    from documents.services.embeddings import embed_passages  # noqa: PLC0415
-    from documents.services.vectorstore import points_replace, points_set_access  # noqa: PLC0415
+    from documents.services.embeddings import embed_passages
+    from documents.services.vectorstore import points_replace, points_set_access
 
     document = document_claim(
         document_id=document_id, stages=(Stage.EMBEDDING, Stage.INDEXING), stage=Stage.EMBEDDING, progress=60
@@ -379,7 +379,7 @@ def document_embed(*, document_id: int) -> NextStep:
     # Likewise a librarian may have released or quarantined a passage meanwhile.
     _quarantine_resync(chunks)
     if not Document.objects.filter(pk=document_id, is_current=True).exists():  # read again: it may have changed
-        from documents.services.versions import version_complete  # noqa: PLC0415
+        from documents.services.versions import version_complete
 
         switched = version_complete(document_id=document_id)
         log.info("document_ingested", document_id=document_id, chunks=len(chunks), version_switched=switched)
@@ -406,8 +406,8 @@ def chunk_points(
     Returns:
         One point per chunk, id = the chunk's deterministic ``vector_id`` (a rerun upserts, never duplicates).
     """
-    from documents.services.textnorm import sparse_encode  # noqa: PLC0415
-    from documents.services.vectorstore import PointData  # noqa: PLC0415 - qdrant-client loads with it
+    from documents.services.textnorm import sparse_encode
+    from documents.services.vectorstore import PointData  # qdrant-client loads with it
 
     staged = not document.is_current  # a new or restored version: out of search until the switch (services.versions)
     points = []
@@ -437,7 +437,7 @@ def chunk_points(
 
 def _quarantine_resync(chunks: list[Chunk]) -> None:
     """Correct the quarantine flag of points whose chunk changed state while the document was being embedded."""
-    from documents.services.vectorstore import points_set_quarantine  # noqa: PLC0415
+    from documents.services.vectorstore import points_set_quarantine
 
     rows = Chunk.objects.filter(pk__in=[c.pk for c in chunks]).values_list("pk", "injection_flag", "released_at")
     now = {pk: flag and released_at is None for pk, flag, released_at in rows}
@@ -465,7 +465,7 @@ def document_delete_cascade(*, document_id: int) -> bool:
     Raises:
         VectorStoreUnavailable: the points could not all be removed (transient; retried, nothing else deleted).
     """
-    from documents.services.vectorstore import points_delete_document  # noqa: PLC0415
+    from documents.services.vectorstore import points_delete_document
 
     document = Document.objects.filter(pk=document_id, deleted_at__isnull=False).first()
     if document is None:
@@ -484,7 +484,7 @@ def document_delete_cascade(*, document_id: int) -> bool:
 
 def document_access_sync(*, document: Document) -> None:
     """Rewrite the access groups on the document's points after they changed (retrieval filters inside Qdrant)."""
-    from documents.services.vectorstore import points_set_access  # noqa: PLC0415
+    from documents.services.vectorstore import points_set_access
 
     groups = sorted(document.access_groups.values_list("id", flat=True))
     points_set_access(document_id=document.pk, access_group_ids=groups)

@@ -51,7 +51,7 @@ def _enqueue_on_commit(task_name: str, document_id: int) -> None:
     """Enqueue an ingestion task once the surrounding transaction has committed (never inside it)."""
 
     def send() -> None:
-        from documents import tasks  # noqa: PLC0415 - the task module imports the services
+        from documents import tasks  # the task module imports the services
 
         try:
             getattr(tasks, task_name).delay(document_id)
@@ -260,7 +260,7 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
         VersionConflict: the document is a superseded version (restore it instead).
     """
     _refuse_superseded(document)
-    from documents.services.ocr import EXTRA_ENGINES, OCR_QUEUE, TESSERACT, ocr_queue_has_worker  # noqa: PLC0415
+    from documents.services.ocr import EXTRA_ENGINES, OCR_QUEUE, TESSERACT, ocr_queue_has_worker
 
     info = dict(document.ingest_info or {})
     if document.mime_type not in IMAGE_TYPES and not info.get("pages_without_text"):
@@ -269,7 +269,7 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
         )
     if engine != TESSERACT and engine not in EXTRA_ENGINES:
         raise DocumentRejected(f"Unknown OCR engine {engine!r}.", code="ocr_engine_unavailable")
-    from django.conf import settings  # noqa: PLC0415
+    from django.conf import settings
 
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     if engine != TESSERACT:
@@ -306,7 +306,7 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
         )
 
         def send() -> None:
-            from documents import tasks  # noqa: PLC0415
+            from documents import tasks
 
             try:
                 tasks.process_ocr.apply_async(args=(document.pk,), kwargs={"engine": engine}, queue=queue)

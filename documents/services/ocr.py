@@ -55,7 +55,7 @@ def easyocr_models_dir() -> Path:
     if root:
         return Path(root) / EASYOCR
     if importlib.util.find_spec("easyocr_en_models") is not None:
-        import easyocr_en_models  # type: ignore[import-not-found]  # noqa: PLC0415 - only in the OCR environment
+        import easyocr_en_models  # type: ignore[import-not-found]  # only in the OCR environment
 
         return Path(str(easyocr_en_models.model_dir()))
     return Path("easyocr-models-not-installed")
@@ -113,7 +113,7 @@ def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None
 
 def _manifest_gaps(folder: Path) -> list[str]:
     """Files a Surya checkpoint's ``manifest.json`` lists that are not in its folder (or the broken manifest)."""
-    import json  # noqa: PLC0415
+    import json
 
     gaps: list[str] = []
     for checkpoint in SURYA_CHECKPOINTS:
@@ -150,14 +150,14 @@ def scan_language_probe(*, path: Path, mime_type: str) -> str:
     Returns:
         ``el``, ``en``, ``mixed`` or ``""`` (nothing readable).
     """
-    import tesserocr  # noqa: PLC0415 - worker only
-    from PIL import Image  # noqa: PLC0415
+    import tesserocr  # worker only
+    from PIL import Image
 
-    from documents.services.chunking import detect_language  # noqa: PLC0415
-    from documents.services.validation import PDF  # noqa: PLC0415
+    from documents.services.chunking import detect_language
+    from documents.services.validation import PDF
 
     if mime_type == PDF:
-        import pypdfium2 as pdfium  # noqa: PLC0415
+        import pypdfium2 as pdfium
 
         pdf = pdfium.PdfDocument(str(path))
         try:
@@ -180,7 +180,7 @@ def scan_language_probe(*, path: Path, mime_type: str) -> str:
 
 def ocr_queue_has_worker(*, timeout: float = 1.0) -> bool:
     """Whether a Celery worker consumes the ``ocr`` queue right now (broadcast ping of active queues)."""
-    from docintel.celery import app  # noqa: PLC0415
+    from docintel.celery import app
 
     try:
         replies = app.control.inspect(timeout=timeout).active_queues() or {}

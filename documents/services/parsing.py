@@ -86,7 +86,7 @@ def pdf_inspect(path: Path) -> Inspection:
     Raises:
         DocumentRejected: ``encrypted``, ``malformed_file`` or ``too_many_pages``.
     """
-    import pypdfium2 as pdfium  # noqa: PLC0415 - worker only
+    import pypdfium2 as pdfium  # worker only
 
     try:
         pdf = pdfium.PdfDocument(str(path))
@@ -121,13 +121,13 @@ def pdf_inspect(path: Path) -> Inspection:
 
 def _has_image(page: Any) -> bool:
     """A page without text needs OCR only if it shows an image (a scan); a blank page does not."""
-    import pypdfium2.raw as pdfium_c  # noqa: PLC0415
+    import pypdfium2.raw as pdfium_c
 
     return any(True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3))
 
 
 def _pdf_is_encrypted(pdf: Any) -> bool:
-    import pypdfium2.raw as pdfium_c  # noqa: PLC0415
+    import pypdfium2.raw as pdfium_c
 
     return int(pdfium_c.FPDF_GetSecurityHandlerRevision(pdf.raw)) != -1
 
@@ -138,7 +138,7 @@ def image_inspect(path: Path) -> Inspection:
     Raises:
         DocumentRejected: ``image_too_large``, ``too_many_pages`` or ``malformed_file``.
     """
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+    from PIL import Image, UnidentifiedImageError
 
     limit = settings.DOCINTEL_MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = limit
@@ -181,27 +181,27 @@ def pdf_parser_name(*, ocr: bool) -> str:
 def _ocr_options(engine: str) -> Any:
     """Docling OCR options for ``engine``; extra engines only exist in the ``ocr`` worker's environment."""
     if engine == "easyocr":
-        from docling.datamodel.pipeline_options import EasyOcrOptions  # noqa: PLC0415
+        from docling.datamodel.pipeline_options import EasyOcrOptions
 
-        from documents.services.ocr import easyocr_models_dir  # noqa: PLC0415
+        from documents.services.ocr import easyocr_models_dir
 
         # English only: EasyOCR has no Greek model (Greek documents are routed to Tesseract, see ocr.py)
         return EasyOcrOptions(
             lang=["en"], model_storage_directory=str(easyocr_models_dir()), download_enabled=False, use_gpu=False
         )
     if engine == "surya":
-        import os  # noqa: PLC0415
+        import os
 
-        from documents.services.ocr import surya_models_dir  # noqa: PLC0415
+        from documents.services.ocr import surya_models_dir
 
         # surya.settings reads MODEL_CACHE_DIR once, when first imported; docling-surya 0.1.0 points it at Docling's
         # cache before its own import, so surya is imported here first, with the folder the worker checked.
         os.environ["MODEL_CACHE_DIR"] = str(surya_models_dir())
-        import surya.settings  # noqa: F401, PLC0415 - only in the Surya environment
-        from docling_surya import SuryaOcrOptions  # type: ignore[import-not-found]  # noqa: PLC0415 - only in the ocr-extra env
+        import surya.settings  # noqa: F401 - only in the Surya environment
+        from docling_surya import SuryaOcrOptions  # type: ignore[import-not-found]  # only in the ocr-extra env
 
         return SuryaOcrOptions(lang=["el", "en"], download_enabled=False)
-    from docling.datamodel.pipeline_options import TesseractOcrOptions  # noqa: PLC0415
+    from docling.datamodel.pipeline_options import TesseractOcrOptions
 
     return TesseractOcrOptions(lang=list(settings.DOCINTEL_OCR_LANGUAGES), path=settings.DOCINTEL_TESSDATA_PATH)
 
@@ -209,20 +209,20 @@ def _ocr_options(engine: str) -> Any:
 @functools.cache
 def _converter(parser: str, engine: str = "tesseract") -> Any:
     """One Docling converter per conversion path and process (pipelines are built once, then reused)."""
-    from docling.datamodel.base_models import InputFormat  # noqa: PLC0415
-    from docling.datamodel.pipeline_options import (  # noqa: PLC0415
+    from docling.datamodel.base_models import InputFormat
+    from docling.datamodel.pipeline_options import (
         NativePdfPipelineOptions,
         PdfPipelineOptions,
     )
-    from docling.document_converter import (  # noqa: PLC0415
+    from docling.document_converter import (
         DocumentConverter,
         ImageFormatOption,
         PdfFormatOption,
     )
-    from docling.pipeline.native_pdf_pipeline import NativePdfPipeline  # noqa: PLC0415
-    from docling.pipeline.standard_pdf_pipeline import StandardPdfPipeline  # noqa: PLC0415
+    from docling.pipeline.native_pdf_pipeline import NativePdfPipeline
+    from docling.pipeline.standard_pdf_pipeline import StandardPdfPipeline
 
-    from documents.components.heuristic_layout import HeuristicLayoutOptions, register  # noqa: PLC0415
+    from documents.components.heuristic_layout import HeuristicLayoutOptions, register
 
     timeout = settings.DOCINTEL_CONVERSION_TIMEOUT
     if parser == PARSER_SIMPLE:
@@ -278,8 +278,8 @@ def document_convert(*, path: Path, mime_type: str, ocr: bool = False, engine: s
     Raises:
         DocumentRejected: ``parse_error`` (Docling cannot read it), ``conversion_timeout``, ``empty_document``.
     """
-    from docling.datamodel.base_models import ConversionStatus  # noqa: PLC0415
-    from docling.exceptions import ConversionError  # noqa: PLC0415
+    from docling.datamodel.base_models import ConversionStatus
+    from docling.exceptions import ConversionError
 
     if mime_type in (TEXT, EML):
         return _convert_builtin(path=path, mime_type=mime_type)
@@ -333,7 +333,7 @@ def document_convert(*, path: Path, mime_type: str, ocr: bool = False, engine: s
 
 def _convert_builtin(*, path: Path, mime_type: str) -> Conversion:
     """Plain text and e-mail: documents built by :mod:`documents.services.formats` (no Docling backend)."""
-    from documents.services.formats import email_convert, text_convert  # noqa: PLC0415
+    from documents.services.formats import email_convert, text_convert
 
     started = time.perf_counter()
     if mime_type == TEXT:
@@ -358,8 +358,8 @@ def pdf_without_leading_junk(path: Path) -> Path:
 
     Offsets inside a PDF count from its header, so the copy is the file the producer wrote.
     """
-    import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
+    import shutil
+    import tempfile
 
     with path.open("rb") as src:
         offset = pdf_header_offset(src.read(2048), filename=".pdf")
@@ -375,8 +375,8 @@ def pdf_without_leading_junk(path: Path) -> Path:
 
 def _xlsm_as_xlsx(path: Path) -> Path:
     """Docling reads macro workbooks through the xlsx backend; the macros are never run (a copy with .xlsx)."""
-    import shutil  # noqa: PLC0415
-    import tempfile  # noqa: PLC0415
+    import shutil
+    import tempfile
 
     handle, name = tempfile.mkstemp(suffix=".xlsx")
     with open(handle, "wb") as out, open(path, "rb") as src:

@@ -36,7 +36,7 @@ def chunk_injection_rule(*, text: str, heading_path: Iterable[Any], title: str) 
     Headings and titles enter the prompt beside the text, so an instruction hidden in a heading is as dangerous as
     one in a paragraph.
     """
-    from guards import injection_rule_fired  # noqa: PLC0415 - loads the guard rules lazily
+    from guards import injection_rule_fired  # loads the guard rules lazily
 
     for where, value in (("text", text), ("heading", " › ".join(str(h) for h in heading_path)), ("title", title)):
         if value and (rule := injection_rule_fired(value)):
@@ -55,7 +55,7 @@ def chunks_flag(*, document: Document, drafts: list[ChunkDraft]) -> list[tuple[b
 
 def _sync_on_commit(chunk_ids: list[int]) -> None:
     def send() -> None:
-        from documents.tasks import sync_chunk_quarantine  # noqa: PLC0415 - the task module imports the services
+        from documents.tasks import sync_chunk_quarantine  # the task module imports the services
 
         for chunk_id in chunk_ids:
             sync_chunk_quarantine.delay(chunk_id)
@@ -126,7 +126,7 @@ def chunk_quarantine_sync(*, chunk_id: int) -> bool:
     Raises:
         VectorStoreUnavailable: transient; the task retries.
     """
-    from documents.services.vectorstore import points_set_quarantine  # noqa: PLC0415
+    from documents.services.vectorstore import points_set_quarantine
 
     chunk = Chunk.objects.filter(pk=chunk_id).only("vector_id", "injection_flag", "released_at").first()
     if chunk is None:

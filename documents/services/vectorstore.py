@@ -69,7 +69,7 @@ def collection_name(dim: int | None = None) -> str:
 
 def qdrant_client() -> QdrantClient:
     """A client for ``QDRANT_URL`` (never local mode: one process owns the local store)."""
-    from qdrant_client import QdrantClient  # noqa: PLC0415 - heavy, worker only
+    from qdrant_client import QdrantClient  # heavy, worker only
 
     return QdrantClient(
         url=settings.QDRANT_URL,
@@ -81,8 +81,8 @@ def qdrant_client() -> QdrantClient:
 
 @contextmanager
 def _unavailable_as_transient() -> Iterator[None]:
-    import httpx  # noqa: PLC0415
-    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse  # noqa: PLC0415
+    import httpx
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
     try:
         yield
@@ -98,7 +98,7 @@ def _unavailable_as_transient() -> Iterator[None]:
 
 def collection_ensure(*, client: QdrantClient, dim: int | None = None) -> str:
     """Create the collection (dense cosine + sparse with IDF) and its payload indexes when missing."""
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     name = collection_name(dim)
     with _unavailable_as_transient():
@@ -127,7 +127,7 @@ def _payload_indexes_ensure(*, client: QdrantClient, name: str) -> None:
     A collection made before a field joined ``INDEXED_FIELDS`` (``quarantined``, ``staged``) would filter on it by
     reading every candidate's payload: measured 3-6 ms a query instead of 1 ms at 10k points on the embedded store.
     """
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     key = (str(settings.QDRANT_URL), name)
     if key in _indexes_checked:
@@ -143,7 +143,7 @@ def _payload_indexes_ensure(*, client: QdrantClient, name: str) -> None:
 
 
 def _document_filter(document_id: int) -> Any:
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     return models.Filter(must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))])
 
@@ -156,7 +156,7 @@ def points_replace(*, document_id: int, points: Sequence[PointData], batch_size:
     Returns:
         The number of points the document has afterwards.
     """
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     client = qdrant_client()
     dim = len(points[0].dense) if points else None
@@ -190,7 +190,7 @@ def points_replace(*, document_id: int, points: Sequence[PointData], batch_size:
 
 def points_delete_document(*, document_id: int) -> int:
     """Delete every point of a document; returns how many remain (0 unless the store misbehaves)."""
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     client = qdrant_client()
     name = collection_name()
@@ -215,7 +215,7 @@ def points_count_document(*, document_id: int) -> int:
 
 def points_set_access(*, document_id: int, access_group_ids: list[int]) -> None:
     """Rewrite ``access_group_ids`` on every point of a document (the groups changed)."""
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     client = qdrant_client()
     name = collection_name()
@@ -232,7 +232,7 @@ def points_set_access(*, document_id: int, access_group_ids: list[int]) -> None:
 
 def points_set_staged(*, document_id: int, staged: bool) -> None:
     """Set or clear ``staged`` on every point of a document (one request): a version's points join the search."""
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     client = qdrant_client()
     name = collection_name()
@@ -249,7 +249,7 @@ def points_set_staged(*, document_id: int, staged: bool) -> None:
 
 def retrievable_conditions() -> list[Any]:
     """The ``must_not`` conditions every search carries, librarians' too: quarantined passages are never retrieved."""
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     return [
         models.FieldCondition(key=QUARANTINED, match=models.MatchValue(value=True)),
@@ -262,7 +262,7 @@ def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
 
     An empty list gives a filter nothing matches: never a query without a filter for a reader.
     """
-    from qdrant_client import models  # noqa: PLC0415
+    from qdrant_client import models
 
     must_not = retrievable_conditions()
     if group_ids is None:
@@ -291,7 +291,7 @@ def collections_backup(*, output: Path, collections: Sequence[str] | None = None
     Uses Qdrant's snapshot API (``POST``/``GET /collections/{name}/snapshots``), which the embedded store and a Qdrant
     server both serve. Returns the files written under ``output``.
     """
-    import httpx  # noqa: PLC0415
+    import httpx
 
     client = qdrant_client()
     output.mkdir(parents=True, exist_ok=True)
@@ -333,7 +333,7 @@ def collections_migrate_local(
     Returns:
         Points copied per collection.
     """
-    from qdrant_client import QdrantClient, models  # noqa: PLC0415
+    from qdrant_client import QdrantClient, models
 
     if not (source / "meta.json").exists():
         raise FileNotFoundError(f"No local-mode Qdrant store at {source} (meta.json is missing)")

@@ -37,7 +37,7 @@ Status = Document.Status
 
 
 def _enqueue_points_delete(document_id: int) -> None:
-    from documents import tasks  # noqa: PLC0415 - the task module imports the services
+    from documents import tasks  # the task module imports the services
 
     try:
         tasks.delete_version_points.delay(document_id)
@@ -82,7 +82,7 @@ def version_complete(*, document_id: int) -> bool:
     Raises:
         VectorStoreUnavailable: the store failed (transient; the embedding task retries, the old version stays).
     """
-    from documents.services.vectorstore import points_set_access, points_set_staged  # noqa: PLC0415
+    from documents.services.vectorstore import points_set_access, points_set_staged
 
     document = Document.objects.filter(pk=document_id, deleted_at__isnull=True, status=Status.PROCESSING).first()
     if document is None or document.is_current:
@@ -142,7 +142,7 @@ def version_complete(*, document_id: int) -> bool:
 
 def _restage(document_id: int) -> None:
     """A switch that could not happen (the version was deleted or superseded meanwhile): its points leave search."""
-    from documents.services.vectorstore import points_set_staged  # noqa: PLC0415
+    from documents.services.vectorstore import points_set_staged
 
     try:
         points_set_staged(document_id=document_id, staged=True)
@@ -162,7 +162,7 @@ def version_points_delete(*, document_id: int) -> bool:
     Raises:
         VectorStoreUnavailable: points are left (transient; the task retries).
     """
-    from documents.services.vectorstore import points_delete_document  # noqa: PLC0415
+    from documents.services.vectorstore import points_delete_document
 
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(pk=document_id, deleted_at__isnull=True).first()

@@ -21,7 +21,7 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chat.models import ChatSession, Feedback, Query, Response
-from docintel import localservers
+from devstack import localservers
 from docintel.models import User
 from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document

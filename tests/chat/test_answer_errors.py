@@ -23,7 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.models import AuditLog
 from chat.models import ChatSession, Response
 from chat.services.answering import answer_stream, answer_sync
-from docintel import localservers
+from devstack import localservers
 from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
 

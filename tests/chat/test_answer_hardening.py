@@ -75,7 +75,7 @@ def script_llm(settings):
     import threading
     from http.server import ThreadingHTTPServer
 
-    from docintel import localservers
+    from devstack import localservers
 
     settings.ANSWER_FIRST_TOKEN_TARGET = 10.0
     servers = []

@@ -18,7 +18,8 @@ import pytest
 
 from tests.conftest import REPO
 
-PACKAGES = ("docintel", "documents", "chat", "audit", "guards", "search", "review", "evaluation")
+PACKAGES = ("docintel", "documents", "chat", "audit", "guards", "search", "review", "evaluation", "devstack")
+APPS = ("docintel", "documents", "chat", "audit", "guards", "search", "review", "evaluation")
 HEAVY = ("haystack", "haystack_integrations", "qdrant_client", "qdrant_edge", "docling", "nemoguardrails", "llm_guard")
 MAX_LINES = 600
 
@@ -96,6 +97,26 @@ def test_guards_belongs_to_no_app():
     offenders = {
         str(path.relative_to(REPO)): sorted(n for n in _imports(path) if _under(n, apps) and not _under(n, allowed))
         for path in _modules("guards")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_product_code_never_imports_the_dev_stack():
+    """Only the development commands (runportal, vectorstore) start the dev stack; product code reaches it by URL."""
+    offenders = {
+        str(path.relative_to(REPO)): sorted(n for n in _imports(path) if _under(n, ("devstack",)))
+        for path in _modules(*APPS)
+        if "commands" not in path.relative_to(REPO).parts
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert "devstack" in _imports(REPO / "docintel" / "management" / "commands" / "runportal.py")
+
+
+def test_the_dev_stack_imports_no_app():
+    """The store and the launchers run without Django: they import no app of the portal."""
+    offenders = {
+        str(path.relative_to(REPO)): sorted(n for n in _imports(path) if _under(n, APPS))
+        for path in _modules("devstack")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 

@@ -69,7 +69,7 @@ def test_the_sync_task_gives_up_on_a_deleted_document_without_error(monkeypatch)
 
 
 def test_the_sync_task_reaches_a_real_store_that_is_down_and_retries(finance, settings):
-    from docintel import localservers
+    from devstack import localservers
 
     settings.QDRANT_URL = f"http://127.0.0.1:{localservers.free_port()}"  # nothing listens there
     doc = make_document(groups=[finance])

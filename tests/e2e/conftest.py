@@ -47,7 +47,7 @@ def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdra
     """One Daphne per test module; it reads and writes the same test database as the tests (transactional)."""
     from django.db import connection
 
-    from docintel import localservers
+    from devstack import localservers
 
     port = localservers.free_port()
     prefix = f"ws{uuid.uuid4().hex[:10]}"

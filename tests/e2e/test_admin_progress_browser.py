@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import sync_playwright
 
-from docintel import localservers
+from devstack import localservers
 from documents.models import Document
 from tests.conftest import REPO
 from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors

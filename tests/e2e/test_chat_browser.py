@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from chat.models import ChatSession, Query, Response
-from docintel import localservers
+from devstack import localservers
 from tests.conftest import REPO
 from tests.e2e.conftest import PASSAGES, QUESTION
 

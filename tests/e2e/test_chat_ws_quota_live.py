@@ -36,7 +36,7 @@ CONCURRENT = 2
 
 @pytest.fixture(scope="module")
 def scripted_llm():
-    from docintel import localservers
+    from devstack import localservers
 
     script = [("The dam is 71 metres high", 0.0)] + [(" [1]", 0.3)] * 12  # about 4 s per answer
     handler = type("Handler", (ScriptLLM,), {"script": script, "open_now": 0, "open_max": 0})
@@ -52,7 +52,7 @@ def scripted_llm():
 def quota_daphne(django_db_setup, django_db_blocker, scripted_llm, embedding_url, qdrant_url, server_logs):
     from django.db import connection
 
-    from docintel import localservers
+    from devstack import localservers
 
     port = localservers.free_port()
     prefix = f"wq{uuid.uuid4().hex[:10]}"

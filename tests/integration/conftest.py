@@ -47,7 +47,7 @@ def ingestion_worker(
     django_db_setup, django_db_blocker, qdrant_url, embedding_url, ingest_media, ingest_queue, server_logs
 ):
     """One Celery worker for the session, consuming a private queue (other test runs share Redis DB 15)."""
-    from docintel import localservers
+    from devstack import localservers
 
     env = worker_env(queue=ingest_queue, media=ingest_media, qdrant_url=qdrant_url, embedding_url=embedding_url)
     proc = localservers.celery_worker(env=env, log_dir=server_logs, queues=ingest_queue, name="ingest-worker")

@@ -167,7 +167,7 @@ VISIBILITY = 20  # above the hard time limit below, as in the crash test of inge
 def test_a_worker_killed_while_v2_ingests_leaves_v1_current_and_searchable(
     transactional_db, corpus, librarian, reader, finance, settings, ingest_media, qdrant_url, embedding_url, server_logs
 ):
-    from docintel import localservers
+    from devstack import localservers
     from docintel.celery import app
 
     queue = f"version-crash-{uuid.uuid4().hex[:8]}"

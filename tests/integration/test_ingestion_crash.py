@@ -21,7 +21,7 @@ VISIBILITY = 20  # above the hard time limit below, as in production (3600 > 180
 def test_killed_worker_redelivers_and_completes_once(
     transactional_db, corpus, librarian, settings, ingest_media, qdrant_url, embedding_url, server_logs
 ):
-    from docintel import localservers
+    from devstack import localservers
     from docintel.celery import app
 
     queue = f"crash-test-{uuid.uuid4().hex[:8]}"

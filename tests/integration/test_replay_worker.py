@@ -26,7 +26,7 @@ def replay_worker(
     django_db_setup, django_db_blocker, qdrant_url, embedding_url, ingest_media, server_logs
 ) -> Iterator[dict[str, str]]:
     """A worker on a private queue and collection prefix; the model is down there too (quoted answers)."""
-    from docintel import localservers
+    from devstack import localservers
 
     names = {"queue": f"replay-test-{uuid.uuid4().hex[:8]}", "prefix": f"r{uuid.uuid4().hex[:10]}"}
     env = worker_env(

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from docintel import localservers
+from devstack import localservers
 
 
 def _local_port(url: str) -> int | None:

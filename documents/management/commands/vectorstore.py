@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--path", default=str(settings.QDRANT_PATH))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from documents.services.vectorstore_server import vectorstore_serve  # noqa: PLC0415 - heavy
+        from devstack.vectorstore.server import vectorstore_serve  # noqa: PLC0415 - heavy: the store loads qdrant-edge
 
         signal.signal(signal.SIGTERM, _stop)
         vectorstore_serve(

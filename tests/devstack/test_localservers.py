@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from docintel import localservers
+from devstack import localservers
 from docintel.management.commands.runportal import _local_port
 
 
@@ -45,7 +45,7 @@ def test_runportal_starts_only_local_dependencies_that_are_not_running():
 
 
 def test_llm_server_finds_the_bundled_model():
-    from chat.services.llm_server import default_model_path
+    from devstack.llm_server import default_model_path
 
     path = default_model_path()
     assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000

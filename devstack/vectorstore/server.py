@@ -4,12 +4,12 @@ One process owns the store directory; the web process, the workers and the tests
 ``QdrantClient(url=QDRANT_URL)``, the same code path as a real Qdrant server in production. This module speaks the
 subset of the REST API the app uses (collections, payload indexes, upsert, retrieve, delete, payload, scroll, count,
 query and query batch with prefetch + fusion, snapshots); every other path or method answers Qdrant's error envelope
-``{"status": {"error": ...}, "time": ...}`` with a 4xx. The engine is ``documents.services.vectorstore_edge``.
+``{"status": {"error": ...}, "time": ...}`` with a 4xx. The engine is ``devstack.vectorstore``.
 
 Security and bounds: binds to 127.0.0.1 by default; when an API key is configured every request but the health
 probes must carry it (``api-key`` header or ``Authorization: Bearer``); bodies are capped (``MAX_BODY_BYTES``), a
 missing, negative or non-numeric ``Content-Length`` on a body, or chunked bodies, get 400; a slow client times out.
-The HTTP/1.1 layer is ``documents.services.vectorstore_edge.http``; ``python -m documents.services.vectorstore_server``
+The HTTP/1.1 layer is ``devstack.vectorstore.http``; ``python -m devstack.vectorstore.server``
 starts the store without Django.
 """
 
@@ -28,7 +28,7 @@ from urllib.parse import unquote
 import orjson
 import structlog
 
-from documents.services.vectorstore_edge import (
+from devstack.vectorstore import (
     MAX_BATCH,
     MAX_LIMIT,
     MAX_QUERIES,
@@ -42,7 +42,7 @@ from documents.services.vectorstore_edge import (
     record_out,
     scored_out,
 )
-from documents.services.vectorstore_edge.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
+from devstack.vectorstore.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +56,7 @@ def _bad(message: str) -> StoreError:
 
 
 def _validate(model: Any, data: Any) -> Any:
-    from pydantic import ValidationError  # noqa: PLC0415
+    from pydantic import ValidationError
 
     try:
         return model.model_validate(data)
@@ -198,8 +198,8 @@ class VectorStoreApp:
         return self.store.drop(name)
 
     def index_create(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
-        from qdrant_client.http import models  # noqa: PLC0415
+        import qdrant_edge as e
+        from qdrant_client.http import models
 
         collection = self.store.get(name)
         body = _validate(models.CreateFieldIndex, data)
@@ -213,15 +213,15 @@ class VectorStoreApp:
         return self.store.update(collection, [e.UpdateOperation.create_field_index(body.field_name, edge_kind)])
 
     def index_delete(self, data: dict[str, Any], name: str, field: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         collection = self.store.get(name)
         return self.store.update(collection, [e.UpdateOperation.delete_field_index(field)])
 
     # --- points --------------------------------------------------------------------------------------------------
     def points_upsert(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
-        from qdrant_client.http import models  # noqa: PLC0415
+        import qdrant_edge as e
+        from qdrant_client.http import models
 
         collection = self.store.get(name)
         points = points_from_body(data, collection)
@@ -231,9 +231,9 @@ class VectorStoreApp:
         return self.store.update(collection, [e.UpdateOperation.upsert_points(points, condition)])
 
     def points_retrieve(self, data: dict[str, Any], name: str) -> Any:
-        from qdrant_client.http import models  # noqa: PLC0415
+        from qdrant_client.http import models
 
-        from documents.services.vectorstore_edge import _with_payload  # noqa: PLC0415
+        from devstack.vectorstore import _with_payload
 
         collection = self.store.get(name)
         body = _validate(models.PointRequest, data)
@@ -249,7 +249,7 @@ class VectorStoreApp:
         return [record_out(r) for r in records]
 
     def point_get(self, data: dict[str, Any], name: str, point_id: str) -> Any:
-        from documents.services.vectorstore_edge import point_id as parse_id  # noqa: PLC0415
+        from devstack.vectorstore import point_id as parse_id
 
         collection = self.store.get(name)
         pid = parse_id(int(point_id) if point_id.isdigit() else point_id)
@@ -261,7 +261,7 @@ class VectorStoreApp:
 
     def _selected(self, data: dict[str, Any]) -> tuple[list[Any] | None, Any]:
         """``points`` (ids) or ``filter`` of a selector body: exactly one of them."""
-        from qdrant_client.http import models  # noqa: PLC0415
+        from qdrant_client.http import models
 
         if data.get("points") is not None:
             if not isinstance(data["points"], list) or len(data["points"]) > MAX_BATCH:
@@ -272,7 +272,7 @@ class VectorStoreApp:
         raise _bad("either `points` or `filter` is required")
 
     def points_delete(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         collection = self.store.get(name)
         ids, flt = self._selected(data)
@@ -286,7 +286,7 @@ class VectorStoreApp:
         return payload
 
     def payload_set(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         collection = self.store.get(name)
         payload, (ids, flt), key = self._payload(data), self._selected(data), data.get("key")
@@ -298,7 +298,7 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def payload_overwrite(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         collection = self.store.get(name)
         payload, (ids, flt) = self._payload(data), self._selected(data)
@@ -310,7 +310,7 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def payload_delete(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         collection = self.store.get(name)
         keys = data.get("keys")
@@ -325,7 +325,7 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def payload_clear(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         collection = self.store.get(name)
         ids, flt = self._selected(data)
@@ -333,10 +333,10 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def points_scroll(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
-        from qdrant_client.http import models  # noqa: PLC0415
+        import qdrant_edge as e
+        from qdrant_client.http import models
 
-        from documents.services.vectorstore_edge import _with_payload  # noqa: PLC0415
+        from devstack.vectorstore import _with_payload
 
         collection = self.store.get(name)
         body = _validate(models.ScrollRequest, data)
@@ -367,8 +367,8 @@ class VectorStoreApp:
         }
 
     def points_count(self, data: dict[str, Any], name: str) -> Any:
-        import qdrant_edge as e  # noqa: PLC0415
-        from qdrant_client.http import models  # noqa: PLC0415
+        import qdrant_edge as e
+        from qdrant_client.http import models
 
         collection = self.store.get(name)
         body = _validate(models.CountRequest, data)
@@ -377,7 +377,7 @@ class VectorStoreApp:
         return {"count": count}
 
     def _run_queries(self, collection: Collection, requests: list[Any]) -> list[dict[str, Any]]:
-        import qdrant_edge as e  # noqa: PLC0415
+        import qdrant_edge as e
 
         edge_requests = [query_request(r, collection) for r in requests]
         with collection.reading():
@@ -388,13 +388,13 @@ class VectorStoreApp:
         return [{"points": [scored_out(p) for p in points]} for points in results]
 
     def points_query(self, data: dict[str, Any], name: str) -> Any:
-        from qdrant_client.http import models  # noqa: PLC0415
+        from qdrant_client.http import models
 
         collection = self.store.get(name)
         return self._run_queries(collection, [_validate(models.QueryRequest, data)])[0]
 
     def points_query_batch(self, data: dict[str, Any], name: str) -> Any:
-        from qdrant_client.http import models  # noqa: PLC0415
+        from qdrant_client.http import models
 
         collection = self.store.get(name)
         body = _validate(models.QueryRequestBatch, data)
@@ -458,7 +458,7 @@ def _http_handler(app: VectorStoreApp) -> Callable[[Request], Answer]:
 
 def _warm_up() -> None:
     """Import qdrant-client's models after the port is open: the first requests that need them wait less."""
-    from qdrant_client.http import models  # noqa: F401, PLC0415
+    from qdrant_client.http import models  # noqa: F401
 
 
 def _light_rest_models() -> None:
@@ -470,9 +470,9 @@ def _light_rest_models() -> None:
     find ``models`` (and the helper modules it imports) directly; pydantic completes each model on its first use.
     Nothing happens when qdrant-client is already imported.
     """
-    import importlib.util  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    import types  # noqa: PLC0415
+    import importlib.util
+    import sys
+    import types
 
     if "qdrant_client" in sys.modules:
         return
@@ -518,16 +518,16 @@ def vectorstore_serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m documents.services.vectorstore_server``: the store without Django (it needs none of its apps).
+    """``python -m devstack.vectorstore.server``: the store without Django (it needs none of its apps).
 
     The same options as ``manage.py vectorstore``; the API key comes from ``QDRANT_API_KEY`` (the environment, not
     argv, so ``ps`` does not show it), the default path from ``QDRANT_PATH`` (else ``var/qdrant``).
     """
-    import argparse  # noqa: PLC0415
-    import contextlib  # noqa: PLC0415
-    import importlib.util  # noqa: PLC0415
-    import os  # noqa: PLC0415
-    import signal  # noqa: PLC0415
+    import argparse
+    import contextlib
+    import importlib.util
+    import os
+    import signal
 
     # docintel.logging by its file: importing the ``docintel`` package would load Celery (most of a second)
     spec = importlib.util.spec_from_file_location("docintel_logging", _REPO / "docintel" / "logging.py")

@@ -3,14 +3,14 @@
 One Edge shard per collection under ``<path>/edge/<collection>/``; the collection's REST definition (vectors, sparse
 vectors) is kept beside it in ``collection.json`` so ``GET /collections/{name}`` answers what was created. Request
 bodies are validated with qdrant-client's own models, then translated onto Edge objects; answers are built in the
-shapes qdrant-client's models parse (tests/documents/test_vectorstore_server.py holds the contract).
+shapes qdrant-client's models parse (tests/devstack/test_vectorstore_server.py holds the contract).
 
 Writes are acknowledged once Edge has applied them (its write-ahead log is on, so a killed process replays them on
 the next load). Points are validated by hand (not through the pydantic unions), which keeps upserts fast.
 """
 
-from documents.services.vectorstore_edge.store import Collection, EdgeStore, _edge_config, snapshot_restore
-from documents.services.vectorstore_edge.translate import (
+from devstack.vectorstore.store import Collection, EdgeStore, _edge_config, snapshot_restore
+from devstack.vectorstore.translate import (
     MAX_BATCH,
     MAX_LIMIT,
     MAX_QUERIES,

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from documents.services.vectorstore_edge.translate import (
+from devstack.vectorstore.translate import (
     _NAME_RE,
     INDEXING_THRESHOLD_KB,
     OPTIMIZE_AFTER_IDLE_S,
@@ -69,7 +69,7 @@ class Collection:
 
 
 def _edge_config(definition: dict[str, Any]) -> Any:
-    import qdrant_edge as e  # noqa: PLC0415
+    import qdrant_edge as e
 
     distances = {n: getattr(e.Distance, n) for n in ("Cosine", "Dot", "Euclid", "Manhattan") if hasattr(e.Distance, n)}
     vectors = {}
@@ -92,7 +92,7 @@ def _edge_config(definition: dict[str, Any]) -> Any:
 
 def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
     """The vectors and sparse vectors of a ``CreateCollection`` body, validated, in a JSON-ready form."""
-    from qdrant_client.http import models as m  # noqa: PLC0415
+    from qdrant_client.http import models as m
 
     parsed = m.CreateCollection.model_validate(body)
     vectors_cfg = parsed.vectors
@@ -115,7 +115,7 @@ def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _open(name: str, path: Path, definition: dict[str, Any], created_at: str, *, create: bool) -> Collection:
-    from qdrant_edge import EdgeShard  # noqa: PLC0415
+    from qdrant_edge import EdgeShard
 
     shard_dir = path / "shard"
     shard = EdgeShard.create(str(shard_dir), _edge_config(definition)) if create else EdgeShard.load(str(shard_dir))
@@ -264,7 +264,7 @@ def snapshot_restore(*, snapshot: Path, store_path: Path, collection: str | None
     The archive is checked (only ``collection.json`` and ``shard/...`` regular files and folders) and unpacked beside
     the live folder, loaded once to prove it opens, then swapped in.
     """
-    from qdrant_edge import EdgeShard  # noqa: PLC0415
+    from qdrant_edge import EdgeShard
 
     with tarfile.open(snapshot) as tar:
         members = tar.getmembers()
