@@ -429,16 +429,16 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         return actions
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """Save the change form's relations, then hand an access-group change to the lifecycle service.
+        """Save the change form's relations; the access groups are the lifecycle service's to apply.
 
         The service writes the audit row, gives every version of the document the same groups and syncs the readers onto
         the vectors after commit, so a reader removed from a group stops finding the passages.
 
         Args:
             request: the admin request (the actor of the audit row).
-            form: the saved change form; its initial ``access_groups`` are the groups before the change.
+            form: the saved change form, with the access groups chosen.
             formsets: the inline formsets (the read-only chunks).
-            change: False when the object was just added (nothing to compare with).
+            change: True for an existing document, False for one just added.
         """
         before = [g.name for g in form.initial.get("access_groups", []) or []]
         super().save_related(request, form, formsets, change)
