@@ -14,15 +14,37 @@ class AppendOnlyError(Exception):
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):
+    """Refuses bulk updates and deletes, so no ORM call changes or removes audit rows.
+
+    The database refuses them as well (triggers), for code that bypasses the ORM.
+    """
+
     def update(self, **kwargs: Any) -> int:
+        """Refuse: audit rows are never changed.
+
+        Args:
+            **kwargs: the fields an update would set (ignored).
+
+        Raises:
+            AppendOnlyError: always.
+        """
         raise AppendOnlyError("Audit rows are append-only.")
 
     def delete(self) -> tuple[int, dict[str, int]]:
+        """Refuse: audit rows are never deleted.
+
+        Raises:
+            AppendOnlyError: always.
+        """
         raise AppendOnlyError("Audit rows are append-only.")
 
 
 class AuditLog(models.Model):
-    """One action by one actor on one target."""
+    """One action by one actor on one target, with where it came from (IP, user agent, request id).
+
+    ``actor_repr`` and ``target_repr`` keep the names as they were, so a row stays readable after the user or the
+    object is gone (the actor's foreign key has no database constraint, for that reason).
+    """
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -46,18 +68,39 @@ class AuditLog(models.Model):
     objects = AuditLogQuerySet.as_manager()
 
     class Meta:
+        """Newest first; only "add" and "view" permissions exist, so nobody can be granted change or delete."""
+
         verbose_name = _("audit log entry")
         verbose_name_plural = _("audit log")
         ordering = ("-created_at", "-id")
         default_permissions = ("add", "view")
 
     def __str__(self) -> str:
+        """``<time> <actor> <action> <target>`` on one line (``-`` for no actor): the row's admin page title."""
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr or '-'} {self.action} {self.target_repr}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        """Insert a new row; saving one that already exists is refused.
+
+        Args:
+            *args: passed to ``Model.save``.
+            **kwargs: passed to ``Model.save``.
+
+        Raises:
+            AppendOnlyError: the row is already stored.
+        """
         if self.pk is not None and not self._state.adding:
             raise AppendOnlyError("Audit rows are append-only.")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Refuse: audit rows are never deleted.
+
+        Args:
+            *args: ignored.
+            **kwargs: ignored.
+
+        Raises:
+            AppendOnlyError: always.
+        """
         raise AppendOnlyError("Audit rows are append-only.")

@@ -38,15 +38,41 @@ log = structlog.get_logger(__name__)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
+    """A file input that lets the librarian pick several files at once (Django refuses ``multiple`` otherwise)."""
+
     allow_multiple_selected = True
 
 
 class MultipleFileField(forms.FileField):
+    """A file field whose cleaned value is always a list of uploaded files, each checked like a single one.
+
+    Django's ``FileField`` cleans one file; the upload page takes many, so each is validated by the parent's ``clean``
+    and the results are returned together.
+    """
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Use :class:`MultipleFileInput` unless the caller gives another widget.
+
+        Args:
+            *args: passed to ``forms.FileField``.
+            **kwargs: passed to ``forms.FileField``; ``widget`` defaults to a :class:`MultipleFileInput`.
+        """
         kwargs.setdefault("widget", MultipleFileInput())
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> Any:
+        """Validate every uploaded file with ``FileField.clean``.
+
+        Args:
+            data: one uploaded file, or the list of them the widget returns.
+            initial: the field's initial value (unused by an upload form; passed through).
+
+        Returns:
+            The list of cleaned files (one element for a single upload).
+
+        Raises:
+            ValidationError: a file fails the field's checks (missing when required, no file name, empty file).
+        """
         single = super().clean
         if isinstance(data, (list, tuple)):
             return [single(d, initial) for d in data]
@@ -54,6 +80,13 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
+    """The upload page's form: several files at once, with the language and the readers they all share.
+
+    The title applies only to a single file (several files keep their file names as titles); an empty language means
+    "detect"; no access group means librarians only (default deny). The files themselves are checked by the upload
+    service, not here.
+    """
+
     files = MultipleFileField(  # type: ignore[assignment]  # a form field, popped from attrs by the metaclass
         label=_("Files"),
         help_text=_(
@@ -79,6 +112,11 @@ class UploadForm(forms.Form):
 
 
 class ChunkInline(admin.TabularInline[Chunk, Document]):
+    """The passages of a document on its change page, read-only: where each sits, its heading, text and flags.
+
+    Chunks come only from ingestion; a librarian changes them by re-ingesting or re-OCR-ing the document.
+    """
+
     model = Chunk
     extra = 0
     can_delete = False
@@ -88,26 +126,55 @@ class ChunkInline(admin.TabularInline[Chunk, Document]):
     verbose_name_plural = _("chunks (read-only)")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Nobody adds a passage by hand: chunks are produced by ingestion only.
+
+        Args:
+            request: the admin request.
+            obj: the document being shown, or None.
+
+        Returns:
+            Always False.
+        """
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Nobody edits a passage by hand: re-ingest the document to change its chunks.
+
+        Args:
+            request: the admin request.
+            obj: the document being shown, or None.
+
+        Returns:
+            Always False.
+        """
         return False
 
     @admin.display(description=_("where"))
     def location_display(self, obj: Chunk) -> str:
+        """Column "where": the passage's page range (``p. 3``, ``pp. 3-4``) or, without pages, its heading."""
         return obj.location
 
     @admin.display(description=_("heading"))
     def heading_display(self, obj: Chunk) -> str:
+        """Column "heading": the passage's heading path, joined with ``›``."""
         return obj.heading
 
     @admin.display(description=_("text"))
     def excerpt(self, obj: Chunk) -> str:
+        """Column "text": the first 300 characters of the passage, with an ellipsis when cut."""
         return obj.text[:300] + ("…" if len(obj.text) > 300 else "")
 
 
 @admin.register(Document)
 class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAdmin[Document]):
+    """The librarians' document list and page: upload, watch ingestion live, re-ingest, re-OCR, delete, set readers.
+
+    The list shows every version not being deleted, with status and progress repainted live from the workers' events
+    (polling as a fallback) and pages, chunks and language filled in when ingestion ends. Every change goes through a
+    lifecycle service: uploads through the upload view (no plain add form), deletions through ``document_delete``
+    (vectors, chunks and file, never a bare row delete), access-group changes audited and synced to the vectors.
+    """
+
     list_display = (
         "title",
         "version_display",
@@ -185,11 +252,24 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
     )
 
     class Media:
+        """The live progress script (WebSocket, polling fallback) and the badge and progress-bar styles."""
+
         css = {"all": ("css/admin.css",)}
         js = ("js/admin_progress.js",)
 
     # --- queryset: a constant number of queries per list page ---------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
+        """Documents not being deleted (every version), with the chunk count and access groups.
+
+        The chunk count is one annotation and the groups one prefetch, so a list page costs a constant number of queries
+        however many rows it shows.
+
+        Args:
+            request: the admin request.
+
+        Returns:
+            The queryset of the list and the change page.
+        """
         queryset: QuerySet[Document] = (
             super()
             .get_queryset(request)
@@ -202,6 +282,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
     # --- columns -----------------------------------------------------------------------------------------------
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Document) -> str:
+        """Column "status": a coloured badge the progress script repaints when the worker reports a new status."""
         return format_html(
             '<span class="di-badge di-badge-{}" data-document-status="{}">{}</span>',
             obj.status,
@@ -211,6 +292,11 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     @admin.display(description=_("progress"))
     def progress_bar(self, obj: Document) -> str:
+        """Column "progress": a progress bar and the stage with its percentage, repainted live.
+
+        The progress script finds the row by ``data-document-id`` and follows only rows whose ``data-status`` is still
+        queued or processing.
+        """
         return format_html(
             '<span class="di-progress" data-document-id="{}" data-status="{}">'
             '<progress max="100" value="{}"></progress> <span class="di-stage">{} {}%</span></span>',
@@ -223,14 +309,17 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     @admin.display(description=_("type"), ordering="mime_type")
     def file_type(self, obj: Document) -> str:
+        """Column "type": the MIME type's last part (``pdf``, ``sheet``, ``plain``), at most 12 characters."""
         return obj.mime_type.rsplit("/", 1)[-1].rsplit(".", 1)[-1][:12]
 
     @admin.display(description=_("chunks"))
     def chunk_count(self, obj: Document) -> int:
+        """Column "chunks": the number of passages, from the queryset's annotation (0 on a row loaded without it)."""
         return int(getattr(obj, "num_chunks", 0))
 
     @admin.display(description=_("access groups"))
     def groups_display(self, obj: Document) -> str:
+        """Column "access groups": the groups whose members may read the document, or "librarians only" when none."""
         groups = list(obj.access_groups.all())
         if not groups:
             return format_html('<span class="di-muted">{}</span>', _("librarians only"))
@@ -238,6 +327,11 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     @admin.display(description=_("OCR confidence"))
     def ocr_confidence_display(self, obj: Document) -> str:
+        """Field "OCR confidence": the engine, each page's recognition confidence in percent, and the engine's note.
+
+        The note says why another engine than the one asked for read the scan (EasyOCR has no Greek model). A dash for a
+        document that was not OCR-ed.
+        """
         info = obj.ingest_info or {}
         scores = info.get("ocr_confidence") or {}
         note = info.get("ocr_note") or ""
@@ -258,6 +352,11 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     @admin.display(description=_("contained in / contains"))
     def family_display(self, obj: Document) -> str:
+        """Field "contained in / contains": the e-mail or archive the document came from, and what it contains.
+
+        Links to the container and to up to 200 contained documents (attachments, archive members), then the members
+        that were refused, each with its error code. A dash when the document is neither.
+        """
         parts = []
         if obj.parent_id:
             url = reverse("admin:documents_document_change", args=[obj.parent_id])
@@ -291,41 +390,107 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     @admin.display(description=_("error"))
     def error_display(self, obj: Document) -> str:
+        """Field "error": the error code and message of a failed ingestion (a dash when there is none)."""
         if not obj.error_code:
             return "—"
         return format_html('<code class="di-error-code">{}</code> {}', obj.error_code, obj.error_message)
 
     # --- permissions: no plain "add" form; uploads go through the upload view ---------------------------------
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """Send "Add document" to the upload view: a document is only created by the upload service's checks.
+
+        Args:
+            request: the admin request.
+            form_url: unused (Django's signature).
+            extra_context: unused (Django's signature).
+
+        Returns:
+            A redirect to the multi-file upload page.
+        """
         return HttpResponseRedirect(reverse("admin:documents_document_upload"))
 
     def get_actions(
         self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
     ) -> dict[str, Any]:
+        """The list's actions without Django's "delete selected": "Delete selected documents" replaces it.
+
+        The replacement names what goes (file, chunks and vectors) and deletes each document through
+        ``document_delete``, without Django's confirmation page, which would list every chunk of every document.
+
+        Args:
+            request: the admin request.
+            action_location: where the actions are rendered (Django's argument, passed through).
+
+        Returns:
+            The actions by name.
+        """
         actions = super().get_actions(request, action_location)
         actions.pop("delete_selected", None)
         return actions
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Save the change form's relations; the access groups are the lifecycle service's to apply.
+
+        The service writes the audit row, gives every version of the document the same groups and syncs the readers onto
+        the vectors after commit, so a reader removed from a group stops finding the passages.
+
+        Args:
+            request: the admin request (the actor of the audit row).
+            form: the saved change form, with the access groups chosen.
+            formsets: the inline formsets (the read-only chunks).
+            change: True for an existing document, False for one just added.
+        """
         before = [g.name for g in form.initial.get("access_groups", []) or []]
         super().save_related(request, form, formsets, change)
         if change:
             document_access_changed(document=form.instance, before=before, request=request)
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        """Delete from the change page through ``document_delete``: hidden at once, vectors, chunks and file removed.
+
+        Every version of the document and everything it contains go with it.
+
+        Args:
+            request: the admin request (the actor of the audit row).
+            obj: the document to delete.
+        """
         document_delete(document=obj, actor=request.user, request=request)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        """Delete each selected document through ``document_delete`` (never a bulk row delete).
+
+        Args:
+            request: the admin request (the actor of the audit rows).
+            queryset: the documents to delete.
+        """
         for document in queryset:
             document_delete(document=document, actor=request.user, request=request)
 
     def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        """Keep Django's LogEntry, skip the mixin's ``admin_delete`` row: ``document_delete`` writes its own audit row.
+
+        Args:
+            request: the admin request.
+            queryset: the deleted documents.
+
+        Returns:
+            What Django's ``log_deletions`` returns.
+        """
         # document_delete writes the audit row; keep Django's LogEntry only.
         return admin.ModelAdmin.log_deletions(self, request, queryset)
 
     # --- actions ------------------------------------------------------------------------------------------------
     @admin.action(description=_("Re-ingest selected documents"), permissions=["change"])
     def reingest_selected(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        """Action: queue the selected documents for ingestion again (their chunks and vectors are replaced).
+
+        One success message with the count; one error message per document refused (being deleted, or a superseded
+        version, which is restored instead).
+
+        Args:
+            request: the admin request.
+            queryset: the selected documents.
+        """
         done, failed = 0, []
         for document in queryset:
             try:
@@ -344,6 +509,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
             self.message_user(request, line, messages.ERROR)
 
     def _reocr(self, request: HttpRequest, queryset: QuerySet[Document], engine: str) -> None:
+        """Queue each document for OCR with ``engine``; warn when another engine reads it; report refusals by code."""
         done, failed = 0, []
         for document in queryset:
             try:
@@ -370,18 +536,46 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     @admin.action(description=_("Re-OCR with Tesseract (Greek + English)"), permissions=["change"])
     def reocr_tesseract(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        """Action: read the selected scans again with Tesseract (Greek and English models, the default queue).
+
+        Args:
+            request: the admin request.
+            queryset: the selected documents; those with a text layer are refused (``not_a_scan``).
+        """
         self._reocr(request, queryset, "tesseract")
 
     @admin.action(description=_("Re-OCR with EasyOCR (English only)"), permissions=["change"])
     def reocr_easyocr(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        """Action: read the selected scans again with EasyOCR (English only: Greek ones fall back to Tesseract, warned).
+
+        Needs a worker on the ``ocr`` queue; without one every document is refused with ``ocr_engine_unavailable``.
+
+        Args:
+            request: the admin request.
+            queryset: the selected documents.
+        """
         self._reocr(request, queryset, "easyocr")
 
     @admin.action(description=_("Re-OCR with Surya (Greek + English)"), permissions=["change"])
     def reocr_surya(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        """Action: read the selected scans again with Surya (Greek and English).
+
+        Needs a worker on the ``ocr`` queue; without one every document is refused with ``ocr_engine_unavailable``.
+
+        Args:
+            request: the admin request.
+            queryset: the selected documents.
+        """
         self._reocr(request, queryset, "surya")
 
     @admin.action(description=_("Delete selected documents (file, chunks and vectors)"), permissions=["delete"])
     def delete_selected_documents(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        """Action: delete the selected documents with their vectors, chunks and files (and their versions).
+
+        Args:
+            request: the admin request (the actor of the audit rows).
+            queryset: the selected documents.
+        """
         count = 0
         for document in queryset:
             document_delete(document=document, actor=request.user, request=request)
@@ -395,6 +589,13 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
 
     # --- extra views: multi-file upload and a progress feed for the list page ---------------------------------
     def get_urls(self) -> list[URLPattern]:
+        """The admin's URLs plus ``upload/``, ``progress/`` and the version views.
+
+        They come before Django's own, whose ``<path:object_id>/`` would otherwise take ``upload/`` for an object id.
+
+        Returns:
+            The URL patterns of this admin.
+        """
         info = self.opts.app_label, self.opts.model_name
         extra = [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="{}_{}_upload".format(*info)),
@@ -403,6 +604,20 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         return extra + self.version_urls() + super().get_urls()
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """The multi-file upload page: each file goes through the upload service, which checks, stores and queues it.
+
+        A duplicate (same SHA-256 as a document not being deleted) is a warning with a link to the existing document;
+        any other refusal is an error with its code; the files that passed are counted in one success message.
+
+        Args:
+            request: the admin request; a POST carries the :class:`UploadForm`.
+
+        Returns:
+            The form page, or after a valid POST a redirect to the document list.
+
+        Raises:
+            PermissionDenied: the user may not add documents.
+        """
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
@@ -461,7 +676,21 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         return render(request, "admin/documents/document/upload.html", context)
 
     def progress_view(self, request: HttpRequest) -> JsonResponse:
-        """Status of the given documents (``?ids=1,2,3``): the polling fallback of the live progress bars."""
+        """Status of the given documents (``?ids=1,2,3``): the polling fallback of the live progress bars.
+
+        Also what the progress script asks for when a WebSocket event says a document finished: the pages, chunks and
+        language it fills into the row.
+
+        Args:
+            request: the admin request; ``ids`` lists at most 500 document ids (more are ignored).
+
+        Returns:
+            ``{"documents": [{"id", "status", "stage", "progress", "error_code", "error_message", "page_count",
+            "language", "chunks"}, ...]}``.
+
+        Raises:
+            PermissionDenied: the user may not view documents.
+        """
         if not self.has_view_permission(request):
             raise PermissionDenied
         ids = int_list_param(request.GET.get("ids", ""), limit=500)

@@ -31,6 +31,11 @@ STATE_LABELS = {"current": _("current"), "pending": _("being ingested"), "supers
 
 
 class NewVersionForm(forms.Form):
+    """The "upload a new version" form: the file, and optionally a new title and language.
+
+    The access groups are not asked for: a family of versions has one set of readers, the current version's.
+    """
+
     file = forms.FileField(label=_("File"), help_text=_("The new version. It replaces the current one once ingested."))
     title = forms.CharField(
         label=_("Title"), required=False, max_length=300, help_text=_("Default: the current version's title.")
@@ -43,13 +48,33 @@ class NewVersionForm(forms.Form):
 
 
 class VersionStateFilter(admin.SimpleListFilter):
+    """The list's "version" filter: current versions, versions being ingested to replace them, or superseded ones."""
+
     title = _("version")
     parameter_name = "version_state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        """The filter's three choices, with their labels.
+
+        Args:
+            request: the admin request.
+            model_admin: the admin the filter belongs to.
+
+        Returns:
+            ``(value, label)`` pairs: ``current``, ``pending`` and ``superseded``.
+        """
         return list(STATE_LABELS.items())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Narrow the list to the chosen state (the same rule as ``Document.version_state``).
+
+        Args:
+            request: the admin request.
+            queryset: the list's documents.
+
+        Returns:
+            The documents in that state, or all of them when no choice is made.
+        """
         value = self.value()
         if value == "current":
             return queryset.filter(is_current=True)
@@ -69,6 +94,7 @@ class DocumentVersionsAdminMixin:
     # --- columns -----------------------------------------------------------------------------------------------
     @admin.display(description=_("version"), ordering="version")
     def version_display(self, obj: Document) -> str:
+        """Column "version": ``v<number>`` and a badge saying current, being ingested or superseded."""
         state = obj.version_state
         return format_html(
             'v{} <span class="di-badge di-version-{}" data-version-state="{}">{}</span>',
@@ -80,6 +106,11 @@ class DocumentVersionsAdminMixin:
 
     @admin.display(description=_("versions"))
     def versions_display(self, obj: Document) -> str:
+        """Field "versions": a table of every version of the document, with dates, state, status and a restore link.
+
+        The restore link is offered for a version that is not current and not queued or processing; the current row is
+        marked. A dash on the add form, where there is no document yet.
+        """
         if not obj.pk:  # the add form (not used: uploads go through the upload view)
             return "—"
         versions = list(Document.objects.family_of(obj).select_related("uploaded_by"))
@@ -129,6 +160,12 @@ class DocumentVersionsAdminMixin:
 
     # --- views --------------------------------------------------------------------------------------------------
     def version_urls(self) -> list[URLPattern]:
+        """The URLs of the new-version and restore-version views, for ``DocumentAdmin.get_urls``.
+
+        Returns:
+            ``<id>/new-version/`` and ``<id>/restore-version/``, named ``documents_document_new_version`` and
+            ``documents_document_restore_version``.
+        """
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
@@ -144,6 +181,7 @@ class DocumentVersionsAdminMixin:
         ]
 
     def _version_or_404(self, request: HttpRequest, object_id: int) -> Document:
+        """The document (any version not being deleted), if the user may change it."""
         document = Document.objects.not_deleted().filter(pk=object_id).first()
         if document is None:
             raise Http404
@@ -152,6 +190,7 @@ class DocumentVersionsAdminMixin:
         return document
 
     def _context(self, request: HttpRequest, document: Document, **extra: Any) -> dict[str, Any]:
+        """The admin's template context for a version page of ``document``, plus ``extra``."""
         return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -160,7 +199,21 @@ class DocumentVersionsAdminMixin:
         }
 
     def new_version_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """Upload a new version of a document: it ingests beside the current one and replaces it when indexed."""
+        """Upload a new version of a document: it ingests beside the current one and replaces it when indexed.
+
+        A duplicate file is a warning with a link to the existing document; any other refusal an error with its code.
+
+        Args:
+            request: the admin request; a POST carries the :class:`NewVersionForm`.
+            object_id: the document (any of its versions).
+
+        Returns:
+            The form page, or after a valid POST a redirect: to the new version, or back to the document when refused.
+
+        Raises:
+            Http404: no such document, or it is being deleted.
+            PermissionDenied: the user may not change documents.
+        """
         document = self._version_or_404(request, object_id)
         form = NewVersionForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -210,7 +263,19 @@ class DocumentVersionsAdminMixin:
         return render(request, "admin/documents/document/new_version.html", context)
 
     def restore_version_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """Confirm, then make an old version current again (re-indexed beside the current one, then switched)."""
+        """Confirm, then make an old version current again (re-indexed beside the current one, then switched).
+
+        Args:
+            request: the admin request; a POST confirms.
+            object_id: the version to restore.
+
+        Returns:
+            The confirmation page (showing the current version), or after a POST a redirect back to the version.
+
+        Raises:
+            Http404: no such version, or it is being deleted.
+            PermissionDenied: the user may not change documents.
+        """
         document = self._version_or_404(request, object_id)
         if request.method == "POST":
             try:

@@ -1,7 +1,11 @@
+"""Django's registration of the documents app."""
+
 from django.apps import AppConfig
 
 
 class DocumentsConfig(AppConfig):
+    """The documents app (Document, Chunk and their admin), with 64-bit primary keys."""
+
     name = "documents"
     verbose_name = "Documents"
     default_auto_field = "django.db.models.BigAutoField"

@@ -10,7 +10,15 @@ from documents.events import PROGRESS_GROUP, DocumentProgressEvent
 
 
 class DocumentProgressConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels has no type hints
+    """Pushes the workers' progress events to a librarian's document list; never accepts input.
+
+    Anyone else is accepted and closed at once with an application code: ``4401`` without a login, ``4403`` for a
+    logged-in user who is not a staff librarian. A closed socket makes the page's script poll the progress view
+    instead.
+    """
+
     async def connect(self) -> None:
+        """Accept, then keep only staff librarians: they join the progress group; others are closed (4401/4403)."""
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
@@ -23,12 +31,23 @@ class DocumentProgressConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc
         await self.channel_layer.group_add(PROGRESS_GROUP, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        """Leave the progress group (a no-op for a socket that never joined it).
+
+        Args:
+            code: the WebSocket close code.
+        """
         await self.channel_layer.group_discard(PROGRESS_GROUP, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """Clients only listen."""
+        """Clients only listen.
+
+        Args:
+            content: the client's message, ignored.
+            **kwargs: Channels' extra arguments, ignored.
+        """
 
     async def document_progress(self, event: DocumentProgressEvent) -> None:
+        """Forward one ``document.progress`` event from the group to the browser, as it is."""
         await self.send_json(event)
 
 

@@ -14,6 +14,11 @@ PROGRESS_GROUP = "documents.progress"
 
 
 class DocumentProgress(TypedDict):
+    """One document's ingestion state as the live list needs it: status, stage (code and label), percent, error code.
+
+    Published by the workers at each step; the list page's script repaints the row's badge and progress bar from it.
+    """
+
     id: int
     status: str
     stage: str
@@ -23,6 +28,8 @@ class DocumentProgress(TypedDict):
 
 
 class DocumentProgressEvent(TypedDict):
+    """The Channels message sent to the progress group; ``type`` routes it to the consumer's ``document_progress``."""
+
     type: Literal["document.progress"]
     document: DocumentProgress
 

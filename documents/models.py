@@ -22,7 +22,15 @@ VECTOR_NAMESPACE = uuid.UUID("8a5c0c3e-7f7e-4d59-9b7e-3f5f0f0d1c21")
 
 
 def document_upload_to(instance: Document, filename: str) -> str:
-    """Server-generated storage name: the client's name is never part of the path (kept as metadata only)."""
+    """Server-generated storage name: the client's name is never part of the path (kept as metadata only).
+
+    Args:
+        instance: the document being saved (unused: the name does not depend on it).
+        filename: the client's file name; only a short ASCII suffix (``.pdf``, ``.docx``) is kept from it.
+
+    Returns:
+        ``documents/<year>/<month>/<random hex><suffix>``, relative to the media storage.
+    """
     suffix = PurePath(filename).suffix.lower()
     safe_suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ""
     now = timezone.now()
@@ -30,6 +38,12 @@ def document_upload_to(instance: Document, filename: str) -> str:
 
 
 class DocumentQuerySet(models.QuerySet["Document"]):
+    """How the product reads documents: not being deleted, current versions, a family, what a user may read.
+
+    Every read a reader can reach goes through :meth:`visible_to` (or :meth:`versions_visible_to`), so default deny and
+    "only the current version is cited" hold in one place.
+    """
+
     def not_deleted(self) -> DocumentQuerySet:
         """Every version of every document not being deleted (the admin's list, the duplicate check)."""
         return self.filter(deleted_at__isnull=True)
@@ -69,15 +83,24 @@ class DocumentQuerySet(models.QuerySet["Document"]):
 
 
 class Document(models.Model):
-    """An uploaded file and the state of its ingestion."""
+    """An uploaded file: its ingestion state, its readers, and its place among versions and containers.
+
+    A document belongs to a family of versions (``version_of`` points at the first one; one of them is current) and
+    may have been extracted from a container (``parent``: the e-mail it was attached to or the ZIP it was packed in).
+    Readers are the members of its access groups; without a group only librarians see it.
+    """
 
     class Status(models.TextChoices):
+        """Where ingestion stands: queued, processing, then completed or failed (the two terminal states)."""
+
         QUEUED = "queued", _("Queued")
         PROCESSING = "processing", _("Processing")
         COMPLETED = "completed", _("Completed")
         FAILED = "failed", _("Failed")
 
     class Stage(models.TextChoices):
+        """The worker's step, shown beside the progress bar; ``deleting`` while vectors, chunks and file go."""
+
         UPLOADED = "uploaded", _("Uploaded")
         PARSING = "parsing", _("Parsing")
         OCR = "ocr", _("OCR")
@@ -155,6 +178,8 @@ class Document(models.Model):
     objects = DocumentQuerySet.as_manager()
 
     class Meta:
+        """Newest first; a SHA-256 once among live documents; per family one current, one pending, unique numbers."""
+
         verbose_name = _("document")
         verbose_name_plural = _("documents")
         ordering = ("-created_at", "-id")
@@ -182,6 +207,7 @@ class Document(models.Model):
         ]
 
     def __str__(self) -> str:
+        """The title: what the admin's lists and links, and the audit rows, name the document by."""
         return self.title
 
     @property
@@ -198,10 +224,16 @@ class Document(models.Model):
 
     @property
     def is_terminal(self) -> bool:
+        """True once ingestion has ended, completed or failed: nothing more happens until a re-ingest."""
         return self.status in (self.Status.COMPLETED, self.Status.FAILED)
 
     def mark_failed(self, *, code: str, message: str) -> None:
-        """Record a terminal failure with its error code."""
+        """Record a terminal failure with its error code.
+
+        Args:
+            code: the error code shown to librarians and in the API (cut to 64 characters).
+            message: the human-readable explanation.
+        """
         self.status = self.Status.FAILED
         self.error_code = code[:64]
         self.error_message = message
@@ -210,6 +242,8 @@ class Document(models.Model):
 
 
 class ChunkQuerySet(models.QuerySet["Chunk"]):
+    """Passages by quarantine state: the ones held out of retrieval, and the ones retrieval may return."""
+
     def quarantined(self) -> ChunkQuerySet:
         """Passages flagged as injected text that no librarian has released: never retrieved, never cited."""
         return self.filter(injection_flag=True, released_at__isnull=True)
@@ -223,6 +257,8 @@ class Chunk(models.Model):
     """A retrievable passage of a document, with where it sits in the source (page/slide, heading, box)."""
 
     class Kind(models.TextChoices):
+        """What a passage holds: running text, or a table rendered as text."""
+
         TEXT = "text", _("Text")
         TABLE = "table", _("Table")
 
@@ -261,6 +297,8 @@ class Chunk(models.Model):
     objects = ChunkQuerySet.as_manager()
 
     class Meta:
+        """In document order; unique ordinal per document, unique vector id; an index of each document's held ones."""
+
         verbose_name = _("chunk")
         verbose_name_plural = _("chunks")
         ordering = ("document_id", "ordinal")
@@ -277,11 +315,20 @@ class Chunk(models.Model):
         ]
 
     def __str__(self) -> str:
+        """``<document id>#<ordinal>``: how the admin and the audit rows name a passage."""
         return f"{self.document_id}#{self.ordinal}"
 
     @staticmethod
     def make_vector_id(document_id: int, ordinal: int) -> uuid.UUID:
-        """Deterministic point id: a re-run upserts the same point instead of adding one."""
+        """Deterministic point id: a re-run upserts the same point instead of adding one.
+
+        Args:
+            document_id: the passage's document.
+            ordinal: the passage's position in the document.
+
+        Returns:
+            ``uuid5`` of ``"<document id>:<ordinal>"`` in the product's namespace.
+        """
         return uuid.uuid5(VECTOR_NAMESPACE, f"{document_id}:{ordinal}")
 
     @property
@@ -291,6 +338,7 @@ class Chunk(models.Model):
 
     @property
     def heading(self) -> str:
+        """The heading path on one line (``Chapter 2 › Fees``), as shown in the admin and cited in answers."""
         return " › ".join(str(h) for h in self.heading_path)
 
     @property
@@ -307,6 +355,8 @@ class QuarantinedPassage(Chunk):
     """Passages flagged as injected text, for the librarians' review list (released ones stay listed, marked)."""
 
     class Meta:
+        """A proxy of Chunk (no table of its own) named for the review list; newest first."""
+
         proxy = True
         verbose_name = _("quarantined passage")
         verbose_name_plural = _("quarantined passages")

@@ -44,36 +44,90 @@ class ReviewerOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # base of 
     """Viewable by reviewers; rows change only through the services (the action views), never the plain form."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
+        """The review app appears on the admin index for reviewers only.
+
+        Args:
+            request: the admin request.
+
+        Returns:
+            Whether the user is a reviewer (:func:`is_reviewer`).
+        """
         return is_reviewer(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Reviewers may open the lists and pages, whatever their model permissions say.
+
+        Args:
+            request: the admin request.
+            obj: the row, or None on the list.
+
+        Returns:
+            Whether the user is a reviewer (:func:`is_reviewer`).
+        """
         return is_reviewer(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        """Nobody adds a row by hand: items open from feedback, replays from the Response page.
+
+        Args:
+            request: the admin request.
+
+        Returns:
+            Always False.
+        """
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Nobody edits a row through the form: the action views call the services.
+
+        Args:
+            request: the admin request.
+            obj: the row, or None on the list.
+
+        Returns:
+            Always False.
+        """
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Nobody deletes a review item or a replay: they are the record of what was judged.
+
+        Args:
+            request: the admin request.
+            obj: the row, or None on the list.
+
+        Returns:
+            Always False.
+        """
         return False
 
 
 # --- Forms of the review actions -------------------------------------------------------------------------------------
 class ResolveForm(forms.Form):
+    """Closing an item: the librarian's note (what was wrong, what was done), required, up to 4,000 characters."""
+
     note = forms.CharField(label=_("Resolution note"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class ReingestForm(forms.Form):
+    """Re-ingesting one of the item's documents, by id (the service checks that it is one of the item's)."""
+
     document_id = forms.IntegerField(label=_("Document"), min_value=1)
 
 
 class QuarantineForm(forms.Form):
+    """Holding one of the item's passages out of retrieval, by chunk id, with an optional reason."""
+
     chunk_id = forms.IntegerField(label=_("Passage"), min_value=1)
     reason = forms.CharField(label=_("Reason"), max_length=180, required=False)
 
 
 class EvaluationForm(forms.Form):
+    """Turning the item into an evaluation question: the expected answer, or "the documents do not say".
+
+    Both may be left empty here; the service refuses that combination with ``invalid_input``.
+    """
+
     expected_answer = forms.CharField(
         label=_("Expected answer"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -119,11 +173,26 @@ def passages_now(passages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def passages_table(passages: list[dict[str, Any]]) -> str:
+    """The passages table of the review and replay pages, each passage with what became of it since.
+
+    Args:
+        passages: the stored or the replayed answer's passages (``chunk_id``, scores, ``cited``, title, location).
+
+    Returns:
+        The rendered ``admin/review/passages.html``.
+    """
     return render_to_string("admin/review/passages.html", {"passages": passages_now(passages)})
 
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(ReviewerOnlyAdmin):
+    """The review queue: answers readers marked unhelpful, with the question, answer, comment and passages.
+
+    The list is filtered by status and answer status and searched in the question, answer, comment and note; the item's
+    page shows the passages with their scores and what became of them, the actions taken so far, and the forms of the
+    four actions (resolve, re-ingest a document, quarantine a passage, make an evaluation question).
+    """
+
     list_display = ("opened_at", "status", "short_question", "answer_status", "short_comment", "times_reported")
     list_filter = ("status", "answer_status", "opened_at")
     search_fields = ("question", "answer", "comment", "resolution_note")
@@ -139,28 +208,46 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
 
     @admin.display(description=_("question"))
     def short_question(self, obj: ReviewItem) -> str:
+        """Column "question": its first 100 characters."""
         return obj.question[:100]
 
     @admin.display(description=_("comment"))
     def short_comment(self, obj: ReviewItem) -> str:
+        """Column "comment": the reader's comment, first 80 characters."""
         return obj.comment[:80]
 
     @admin.display(description=_("stored answer"))
     def response_link(self, obj: ReviewItem) -> str:
+        """Field "stored answer": a link to the Response the item is about."""
         url = reverse("admin:chat_response_change", args=[obj.response_id])
         return format_html('<a href="{}">{} #{}</a>', url, _("Response"), obj.response_id)
 
     @admin.display(description=_("passages and scores"))
     def passages_display(self, obj: ReviewItem) -> str:
+        """Field "passages and scores": the snapshot's passages, each with what became of it since."""
         return passages_table(obj.passages or [])
 
     @admin.display(description=_("actions taken"))
     def actions_display(self, obj: ReviewItem) -> str:
+        """Field "actions taken": who did what to the item and when, oldest first."""
         return render_to_string("admin/review/actions.html", {"actions": obj.actions or []})
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        """The item's page, with the action forms and the documents and passages they offer (for a reviewer).
+
+        The re-ingest form lists the documents of the cited passages (of all passages when none was cited).
+
+        Args:
+            request: the admin request.
+            object_id: the item's id.
+            form_url: passed to Django.
+            extra_context: more template context, kept.
+
+        Returns:
+            The rendered change page.
+        """
         item = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if item is not None and is_reviewer(request):
@@ -176,6 +263,11 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def get_urls(self) -> list[URLPattern]:
+        """The admin's URLs plus ``<item id>/do/<action>/``, the POST-only endpoint of the four actions.
+
+        Returns:
+            The URL patterns of this admin.
+        """
         extra = [
             path(
                 "<int:item_id>/do/<str:action>/",
@@ -186,7 +278,20 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
         return extra + super().get_urls()
 
     def action_view(self, request: HttpRequest, item_id: int, action: str) -> HttpResponse:
-        """One of the four review actions, posted from the item's page; bad input is a message, never a 500."""
+        """One of the four review actions, posted from the item's page; bad input is a message, never a 500.
+
+        Args:
+            request: the admin request (POST only).
+            item_id: the review item.
+            action: ``resolve``, ``reingest``, ``quarantine`` or ``evaluate``.
+
+        Returns:
+            A redirect back to the item's page, with a success or an error message (the error's code shown).
+
+        Raises:
+            PermissionDenied: the user is not a reviewer.
+            Http404: no such item.
+        """
         if not is_reviewer(request):
             raise PermissionDenied
         item = get_object_or_404(ReviewItem, pk=item_id)
@@ -239,6 +344,11 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
 
 @admin.register(Replay)
 class ReplayAdmin(ReviewerOnlyAdmin):
+    """Replays of stored answers against today's index: what changed, and the stored and new passages side by side.
+
+    A replay's page refreshes every few seconds until it is done or failed.
+    """
+
     list_display = ("created_at", "response", "status", "answer_status", "model_name", "requested_by", "summary")
     list_filter = ("status", "answer_status", "model_name")
     list_select_related = ("response", "requested_by")
@@ -249,15 +359,35 @@ class ReplayAdmin(ReviewerOnlyAdmin):
 
     @admin.display(description=_("what changed"))
     def summary(self, obj: Replay) -> str:
+        """Column "what changed": the replay's summary lines, joined and cut to 200 characters (a dash when none)."""
         lines = (obj.changes or {}).get("summary") or []
         return "; ".join(str(line) for line in lines)[:200] or "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Replay]:
+        """Replays with their answer, its question's reader and the librarian who asked (no query per row).
+
+        Args:
+            request: the admin request.
+
+        Returns:
+            The queryset of the list and the page.
+        """
         return super().get_queryset(request).select_related("response__query__user", "requested_by")
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        """The replay's page: the stored answer beside the new one, their passages, and what changed.
+
+        Args:
+            request: the admin request.
+            object_id: the replay's id.
+            form_url: passed to Django.
+            extra_context: more template context, kept.
+
+        Returns:
+            The rendered change page (refreshing while the replay is not finished).
+        """
         replay = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if replay is not None and is_reviewer(request):
@@ -274,6 +404,11 @@ class ReplayAdmin(ReviewerOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def get_urls(self) -> list[URLPattern]:
+        """The admin's URLs plus ``start/<response id>/``, the POST-only replay button of a Response page.
+
+        Returns:
+            The URL patterns of this admin.
+        """
         extra = [
             path(
                 "start/<int:response_id>/",
@@ -284,7 +419,21 @@ class ReplayAdmin(ReviewerOnlyAdmin):
         return extra + super().get_urls()
 
     def start_view(self, request: HttpRequest, response_id: int) -> HttpResponse:
-        """The "replay against the current index" button of a Response page: queue it, open the replay."""
+        """The "replay against the current index" button of a Response page: queue it, open the replay.
+
+        A replay of the same answer still pending or running is opened instead of queueing a second one.
+
+        Args:
+            request: the admin request (POST only).
+            response_id: the stored answer to replay.
+
+        Returns:
+            A redirect to the replay's page.
+
+        Raises:
+            PermissionDenied: the user is not a reviewer.
+            Http404: no such Response.
+        """
         if not is_reviewer(request):
             raise PermissionDenied
         response = get_object_or_404(Response.objects.select_related("query"), pk=response_id)

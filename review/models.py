@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ReviewItemQuerySet(models.QuerySet["ReviewItem"]):
+    """Reads of the review queue by state."""
+
     def open(self) -> ReviewItemQuerySet:
         """Items waiting for a librarian."""
         return self.filter(status=ReviewItem.Status.OPEN)
@@ -28,6 +30,8 @@ class ReviewItem(models.Model):
     """
 
     class Status(models.TextChoices):
+        """Where an item stands: open, resolved by a librarian, or withdrawn by the reader (a later thumbs-up)."""
+
         OPEN = "open", _("Open")
         RESOLVED = "resolved", _("Resolved")
         WITHDRAWN = "withdrawn", _("Withdrawn by the reader")
@@ -65,15 +69,23 @@ class ReviewItem(models.Model):
     objects = ReviewItemQuerySet.as_manager()
 
     class Meta:
+        """Newest first; indexed by status and opening time, for the open-items count and the filtered list."""
+
         verbose_name = _("review item")
         verbose_name_plural = _("review items")
         ordering = ("-opened_at",)
         indexes = [models.Index(fields=["status", "opened_at"], name="reviewitem_status_opened")]
 
     def __str__(self) -> str:
+        """The first 80 characters of the question: how the admin names the item."""
         return self.question[:80]
 
     def cited_passages(self) -> list[dict[str, Any]]:
+        """The item's passages the answer cited, in their stored order (the snapshot, not today's chunks).
+
+        Returns:
+            The passage entries marked ``cited``.
+        """
         return [p for p in self.passages if isinstance(p, dict) and p.get("cited")]
 
 
@@ -86,6 +98,8 @@ class Replay(models.Model):
     """
 
     class Status(models.TextChoices):
+        """Where a replay stands: pending (queued), running, then done or failed."""
+
         PENDING = "pending", _("Pending")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
@@ -119,13 +133,17 @@ class Replay(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
+        """Newest first, on the replay list."""
+
         verbose_name = _("replay")
         verbose_name_plural = _("replays")
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
+        """``replay of response <id> (<status>)``: how the admin names the replay."""
         return f"replay of response {self.response_id} ({self.status})"
 
     @property
     def is_finished(self) -> bool:
+        """True once the replay is done or failed: its page stops refreshing and a new replay may start."""
         return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -26,7 +26,21 @@ MAX_RETRIES = 2  # 3 attempts in all
     max_retries=MAX_RETRIES,
 )
 def replay_run(self: Task[Any, Any], replay_id: int) -> str:
-    """Replay a stored answer against the current index; retry while embeddings or the vector store are down."""
+    """Replay a stored answer against the current index; retry while embeddings or the vector store are down.
+
+    Up to three attempts with backoff; the last one, or the soft time limit, fails the replay with its code instead
+    of leaving it pending.
+
+    Args:
+        self: the bound task; its retry count tells whether this is the last attempt.
+        replay_id: the Replay to run (claimed by the service, so a duplicate delivery does nothing).
+
+    Returns:
+        The replay's status, ``failed`` after a timeout, or ``skipped`` when another run owns it or it is gone.
+
+    Raises:
+        Retry: a transient error (embeddings or vector store down) on an attempt that is not the last.
+    """
     structlog.contextvars.bind_contextvars(replay_id=replay_id)
     final = self.request.retries >= MAX_RETRIES
     try:

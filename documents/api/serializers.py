@@ -13,12 +13,18 @@ from documents.models import Chunk, Document
 
 
 class AccessGroupSerializer(serializers.ModelSerializer[Group]):
+    """An access group as the API names it: id and name."""
+
     class Meta:
+        """Only the id and name of a Django Group are exposed."""
+
         model = Group
         fields = ("id", "name")
 
 
 class DocumentErrorSerializer(serializers.Serializer[None]):
+    """The ``error`` object of a failed document, ``{code, message}``, for the OpenAPI schema (built by hand)."""
+
     code = serializers.CharField()
     message = serializers.CharField()
 
@@ -40,6 +46,8 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     )
 
     class Meta:
+        """Every field read-only: uploads and new versions have their own input serializers."""
+
         model = Document
         fields = (
             "id",
@@ -69,12 +77,17 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
 
     @extend_schema_field(AccessGroupSerializer(many=True))
     def get_access_groups(self, obj: Document) -> list[dict[str, Any]]:
+        """The document's groups the user may see: all for a librarian, a reader's own groups otherwise.
+
+        A reader does not learn which other groups may read the document. Reads the view's prefetch (no extra query).
+        """
         user = self.context["request"].user
         groups = obj.access_groups.all()  # prefetched by the view
         return [{"id": g.pk, "name": g.name} for g in groups if user.is_librarian or g.pk in user.group_ids]
 
     @extend_schema_field(DocumentErrorSerializer(allow_null=True))
     def get_error(self, obj: Document) -> dict[str, str] | None:
+        """``{code, message}`` when ingestion failed, else None."""
         if not obj.error_code:
             return None
         return {"code": obj.error_code, "message": obj.error_message}
@@ -120,6 +133,8 @@ class DocumentVersionSerializer(serializers.ModelSerializer[Document]):
     error = serializers.SerializerMethodField()
 
     class Meta:
+        """Every field read-only: a version is created by the version upload, never through this serializer."""
+
         model = Document
         fields = (
             "id",
@@ -141,16 +156,21 @@ class DocumentVersionSerializer(serializers.ModelSerializer[Document]):
 
     @extend_schema_field(DocumentErrorSerializer(allow_null=True))
     def get_error(self, obj: Document) -> dict[str, str] | None:
+        """``{code, message}`` when this version's ingestion failed, else None."""
         if not obj.error_code:
             return None
         return {"code": obj.error_code, "message": obj.error_message}
 
 
 class ChunkSerializer(serializers.ModelSerializer[Chunk]):
+    """A passage as the chunks endpoint returns it: text, kind, pages, headings, box, tokens, quarantine flag."""
+
     heading = serializers.CharField(read_only=True)
     location = serializers.CharField(read_only=True)
 
     class Meta:
+        """Every field read-only: passages change only by ingesting the document again."""
+
         model = Chunk
         fields = (
             "id",

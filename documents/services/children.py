@@ -41,6 +41,14 @@ def _refused(member: Member, code: str, message: str, **extra: Any) -> dict[str,
 def children_create(*, document: Document, members: list[Member]) -> list[dict[str, Any]]:
     """Ingest ``members`` of ``document`` as child documents.
 
+    Each member is sniffed and refused when it is a ZIP inside a ZIP or a container nested too deep; the others are
+    uploaded with the parent's uploader and access groups. A member already ingested as this parent's child counts
+    as ``exists`` (a re-run); one that duplicates another document is refused with the duplicate's id.
+
+    Args:
+        document: the e-mail or ZIP archive being ingested.
+        members: its attachments or entries, as :mod:`documents.services.formats` extracted them.
+
     Returns:
         One entry per member: ``{"name", "status": "created"|"exists"|"refused", "document_id"?, "code"?}``.
     """

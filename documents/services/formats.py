@@ -96,18 +96,26 @@ class _HTMLText(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Enter a skipped element (script, style, head, title), or start a new paragraph at a block element.
+
+        Args:
+            tag: the element's name, lower-cased by the parser.
+            attrs: its attributes (unused).
+        """
         if tag in ("script", "style", "head", "title"):
             self._skip += 1
         elif tag in self._BLOCKS:
             self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
+        """Leave a skipped element, or end the paragraph at the close of a block element."""
         if tag in ("script", "style", "head", "title"):
             self._skip = max(0, self._skip - 1)
         elif tag in self._BLOCKS:
             self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
+        """Keep the text, unless it is inside a skipped element."""
         if not self._skip:
             self.parts.append(data)
 

@@ -75,6 +75,11 @@ def models_dir(engine: str) -> Path:
 def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None:
     """Fail fast when ``engine`` cannot run in this process.
 
+    Args:
+        engine: ``tesseract``, ``easyocr`` or ``surya``.
+        languages: Tesseract's language models to require (default: ``DOCINTEL_OCR_LANGUAGES``); ignored by the
+            other engines.
+
     Raises:
         OcrEngineUnavailable: code ``ocr_models_missing`` (a weights or language file is absent; the message lists
             the missing files) or ``ocr_engine_unavailable`` (unknown engine, or not installed here).
@@ -130,6 +135,10 @@ def _manifest_gaps(folder: Path) -> list[str]:
 def ocr_engine_for(*, engine: str, language: str) -> tuple[str, str]:
     """The engine that can read a document in ``language`` when ``engine`` is asked for.
 
+    Args:
+        engine: the engine the librarian or the settings asked for.
+        language: the document's language (``el``, ``en``, ``mixed`` or empty).
+
     Returns:
         ``(engine, note)``: the note, shown in the admin, says why another engine was used (empty when none was).
     """
@@ -146,6 +155,10 @@ def scan_language_probe(*, path: Path, mime_type: str) -> str:
 
     Used before EasyOCR when the librarian gave no language: EasyOCR's English model would read Greek as Latin
     look-alikes, so a Greek scan must be recognised as Greek before an engine is chosen.
+
+    Args:
+        path: the stored scan (a PDF or an image).
+        mime_type: its sniffed type; a PDF's first page is rendered, an image is read (scaled to 1800 px at most).
 
     Returns:
         ``el``, ``en``, ``mixed`` or ``""`` (nothing readable).

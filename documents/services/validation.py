@@ -83,6 +83,13 @@ def pdf_header_offset(head: bytes, *, filename: str = "") -> int | None:
 
     Junk is accepted when it is whitespace or byte-order marks, or when the file is named ``.pdf`` (a text file
     that merely mentions ``%PDF-`` near its start is not taken for a PDF).
+
+    Args:
+        head: the first bytes of the file.
+        filename: the client's file name; only its suffix is looked at.
+
+    Returns:
+        The offset of the header, or None when the file is not a PDF.
     """
     if head.startswith(b"%PDF-"):
         return 0
@@ -131,8 +138,15 @@ def _looks_like_text(head: bytes) -> bool:
 def file_sniff(*, fileobj: IO[bytes], filename: str) -> Sniffed:
     """Decide the file type from its content; the extension only tells text formats apart.
 
+    Args:
+        fileobj: the upload, seekable; read from its current position and put back there.
+        filename: the client's file name (its suffix tells Markdown, CSV, HTML and plain text apart).
+
+    Returns:
+        The MIME type and the suffix the stored file gets.
+
     Raises:
-        UnsupportedFileType: the content is none of the supported formats.
+        UnsupportedFileType: the content is none of the supported formats, or a ZIP archive is damaged.
     """
     head = _read_head(fileobj)
     ext = PurePath(filename).suffix.lower()
@@ -186,7 +200,12 @@ def _is_zip(fileobj: IO[bytes]) -> bool:
 
 
 def file_check_size(*, size: int) -> None:
-    """Refuse empty files and files above ``DOCINTEL_MAX_UPLOAD_BYTES``."""
+    """Refuse empty files and files above ``DOCINTEL_MAX_UPLOAD_BYTES``.
+
+    Raises:
+        DocumentRejected: code ``empty_file`` for a file of 0 bytes.
+        FileTooLarge: the file is over the limit (the limit is in the error's detail).
+    """
     if size <= 0:
         raise DocumentRejected("The file is empty.", code="empty_file")
     limit = settings.DOCINTEL_MAX_UPLOAD_BYTES

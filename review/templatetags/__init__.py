@@ -1,0 +1,1 @@
+"""Template tags of the review app (loaded as ``review_admin`` by the admin templates)."""

@@ -27,7 +27,15 @@ def review_open_count(context: template.Context) -> int | None:
 
 @register.simple_tag(takes_context=True)
 def response_replays(context: template.Context, response: Response) -> list[Any] | None:
-    """The latest replays of ``response`` for a librarian (None for anyone else: no replay button either)."""
+    """The latest replays of ``response`` for a librarian (None for anyone else: no replay button either).
+
+    Args:
+        context: the template context; its ``request`` tells who is looking.
+        response: the stored answer whose admin page is shown.
+
+    Returns:
+        Up to ten replays, newest first, or None for a user who is not a reviewer.
+    """
     if not _reviewer(context):
         return None
     return list(Replay.objects.filter(response=response).order_by("-created_at")[:10])

@@ -17,14 +17,35 @@ SUFFIXES = {".pdf", ".docx", ".pptx", ".xlsx", ".xlsm", ".html", ".htm", ".md", 
 
 
 class Command(BaseCommand):
+    """Bulk import from disk: every supported file under PATH goes through the upload service, unattended.
+
+    Duplicates (same SHA-256) are counted, not errors; a refused file is reported with its code and the import goes on.
+    The documents have no uploader and the given access groups (created when missing); the output ends with
+    ``imported=… duplicate=… refused=…``.
+    """
+
     help = "Import the documents under PATH (a file or a folder, recursively) and queue them for ingestion."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """PATH, ``--group`` (repeatable) and ``--language`` (``el``, ``en``; empty: detect).
+
+        Args:
+            parser: the command's argument parser.
+        """
         parser.add_argument("path")
         parser.add_argument("--group", action="append", default=[], help="access group name (repeatable)")
         parser.add_argument("--language", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Upload each file found, drawing a progress bar, then print the counts.
+
+        Args:
+            *args: unused.
+            **options: ``path``, ``group`` (names) and ``language``.
+
+        Raises:
+            CommandError: PATH does not exist.
+        """
         root = Path(options["path"])
         if not root.exists():
             raise CommandError(f"{root} does not exist")
@@ -54,6 +75,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(" ".join(f"{k}={v}" for k, v in counts.items())))
 
     def _progress(self, done: int, total: int) -> None:
+        """Redraw the one-line progress bar ``[####----] done/total`` in place."""
         width = 30
         filled = width * done // max(total, 1)
         bar = "#" * filled + "-" * (width - filled)
