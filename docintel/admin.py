@@ -18,19 +18,33 @@ admin.site.index_title = _("Library administration")
 
 
 class EmailUserCreationForm(UserCreationForm):  # type: ignore[type-arg]  # django-stubs generic form
+    """The admin's add-user form: an email address and the password twice (the custom User has no username)."""
+
     class Meta:
+        """Bound to the custom User; the email is the only model field asked (the passwords come from the form)."""
+
         model = User
         fields = ("email",)
 
 
 class EmailUserChangeForm(UserChangeForm):  # type: ignore[type-arg]  # django-stubs generic form
+    """The admin's change-user form: every User field, the password as a read-only hash summary with a change link."""
+
     class Meta:
+        """Every field of the custom User; :class:`UserAdmin`'s fieldsets choose which are shown."""
+
         model = User
         fields = "__all__"
 
 
 @admin.register(User)
 class UserAdmin(AuditedAdminMixin, BaseUserAdmin):  # type: ignore[type-arg]  # stubs type BaseUserAdmin generically
+    """The back-office's accounts, keyed by email: profile, active/staff/superuser flags and groups, audited.
+
+    Groups carry both the roles (Librarian, Reader) and the access groups documents are shared with, so this page
+    decides what a person may do and read; each add, change and delete also writes an AuditLog row.
+    """
+
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ("email",)
@@ -52,4 +66,4 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(AuditedAdminMixin, BaseGroupAdmin):
-    pass
+    """Django's group admin (name and permissions) for roles and access groups alike, with every change audited."""

@@ -19,14 +19,20 @@ class AuditedAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]  # mixed in
     """Writes ``admin_add``, ``admin_change`` and ``admin_delete`` audit rows next to Django's own LogEntry."""
 
     def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        """Audit an object created in the admin (``admin_add`` with Django's message), then write Django's LogEntry."""
         audit_log_write(action="admin_add", target=obj, request=request, details={"message": _message_text(message)})
         return super().log_addition(request, obj, message)
 
     def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        """Audit an admin edit (``admin_change`` with the changed fields Django lists), then write Django's LogEntry."""
         audit_log_write(action="admin_change", target=obj, request=request, details={"message": _message_text(message)})
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        """Audit each object the admin is about to delete (one ``admin_delete`` row each), then write the LogEntries.
+
+        Django calls this before the rows are deleted, from the delete page and the bulk delete action alike.
+        """
         for obj in queryset:
             audit_log_write(action="admin_delete", target=obj, request=request)
         return super().log_deletions(request, queryset)

@@ -22,6 +22,13 @@ def login_username(request: HttpRequest, credentials: dict[str, Any] | None) -> 
     """The email address a sign-in attempt names, normalised so that case variants count as one account.
 
     The portal and admin forms pass ``username``, the JWT serializer passes ``email``.
+
+    Args:
+        request: the sign-in request; its body is read when ``credentials`` names no one.
+        credentials: what axes or the view was given (``email`` or ``username``), or None.
+
+    Returns:
+        The address stripped, lower-cased and cut at 254 characters, or None when the attempt names none.
     """
     credentials = credentials or {}
     value = credentials.get("email") or credentials.get("username")

@@ -17,6 +17,12 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """One dependency's answer to its probe, as ``/api/v1/health`` reports it under ``checks[name]``.
+
+    ``error`` is the exception's class name only (never its message, which may hold a URL or a key); a probe that
+    is not ``required`` does not make the whole status ``down``.
+    """
+
     name: str
     ok: bool
     latency_ms: float

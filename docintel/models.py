@@ -26,11 +26,37 @@ class UserManager(BaseUserManager["User"]):
         return user
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """Create an ordinary user (neither staff nor superuser unless ``extra`` says so).
+
+        Args:
+            email: the sign-in address; normalised and stored lower-case.
+            password: the raw password, stored hashed; None leaves the account without a usable password.
+            **extra: other User fields (``display_name``, ``is_staff``, ...).
+
+        Returns:
+            The saved user.
+
+        Raises:
+            ValueError: ``email`` is empty.
+        """
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         return self._create(email, password, **extra)
 
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """Create a staff superuser (``manage.py createsuperuser``): every permission, and a librarian's reading rights.
+
+        Args:
+            email: the sign-in address; normalised and stored lower-case.
+            password: the raw password, stored hashed.
+            **extra: other User fields; ``is_staff`` and ``is_superuser`` are forced on.
+
+        Returns:
+            The saved user.
+
+        Raises:
+            ValueError: ``email`` is empty.
+        """
         extra.update(is_staff=True, is_superuser=True)
         return self._create(email, password, **extra)
 
@@ -48,11 +74,14 @@ class User(AbstractUser):
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]  # email-keyed manager
 
     class Meta:
+        """Users are listed by email address (admin lists, querysets without an explicit order)."""
+
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ("email",)
 
     def __str__(self) -> str:
+        """The email address: how a user is named in the admin, in audit rows and in log lines."""
         return self.email
 
     @cached_property

@@ -44,6 +44,8 @@ def roles_ensure() -> dict[str, Group]:
 
 @dataclass(frozen=True)
 class DemoAccount:
+    """A well-known development account: its email, its password (printed by ``bootstrap_demo``) and its role group."""
+
     email: str
     password: str
     role: str

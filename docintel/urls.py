@@ -1,3 +1,5 @@
+"""The portal's URL map: sign-in and sign-out, language switch, the admin, ``/api/v1/``, the search and chat pages."""
+
 from django.contrib import admin
 from django.urls import include, path
 

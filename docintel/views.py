@@ -35,11 +35,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """``/accounts/login/``: the portal's sign-in page, each success and failure written to the audit log."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
     audit_route = "portal"
 
     def form_valid(self, form: Any) -> HttpResponse:
+        """Sign the user in as Django does, then audit a ``login`` with the route (``portal`` or ``admin``)."""
         response = super().form_valid(form)
         audit_log_write(
             action="login", actor=form.get_user(), request=self.request, details={"route": self.audit_route}
@@ -47,6 +50,7 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form: Any) -> HttpResponse:
+        """Audit a ``login_failed`` (the address tried, the form's error codes, whether axes locked it out)."""
         codes = sorted({error.code or "invalid" for errors in form.errors.as_data().values() for error in errors})
         audit_log_write(
             action="login_failed",
@@ -71,15 +75,27 @@ class AdminLoginView(LoginView):
     audit_route = "admin"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Send an active staff user who is already signed in (a GET) on to ``next`` or the admin; else the page.
+
+        Args:
+            request: the request to ``/admin/login/``.
+            *args: URL arguments, passed on.
+            **kwargs: URL keyword arguments, passed on.
+
+        Returns:
+            A redirect to the next page, or the sign-in page.
+        """
         if request.method == "GET" and admin.site.has_permission(request):
             return HttpResponseRedirect(self.get_success_url())
         request.current_app = admin.site.name
         return super().dispatch(request, *args, **kwargs)
 
     def get_default_redirect_url(self) -> str:
+        """The admin's index: where a sign-in without ``?next=`` lands."""
         return reverse("admin:index", current_app=admin.site.name)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """The context Django's own admin sign-in gives ``admin/login.html`` (site header, title, ``next``)."""
         context = super().get_context_data(**kwargs)
         context.update(
             {
@@ -99,6 +115,16 @@ class LogoutView(auth_views.LogoutView):
     """Signing out of the portal also revokes the user's outstanding API refresh tokens."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Sign out, then blacklist the user's outstanding refresh tokens and audit a ``logout`` with their count.
+
+        Args:
+            request: the sign-out request (POST only, as Django requires).
+            *args: URL arguments, passed on.
+            **kwargs: URL keyword arguments, passed on.
+
+        Returns:
+            Django's redirect after sign-out.
+        """
         user = request.user if request.user.is_authenticated else None
         response = super().post(request, *args, **kwargs)
         if user is not None:

@@ -1,3 +1,8 @@
+"""WSGI entry point for plain-HTTP servers and tools; the portal itself is served by Daphne (:mod:`docintel.asgi`).
+
+WSGI carries no WebSockets, so the chat and the ingestion progress feed need the ASGI application.
+"""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

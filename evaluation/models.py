@@ -16,6 +16,8 @@ class EvaluationRun(models.Model):
     """
 
     class Status(models.TextChoices):
+        """Where a run is: ``running`` until it ends, then ``completed`` or ``failed`` (``error`` holds the trace)."""
+
         RUNNING = "running", _("Running")
         COMPLETED = "completed", _("Completed")
         FAILED = "failed", _("Failed")
@@ -37,12 +39,15 @@ class EvaluationRun(models.Model):
     error = models.TextField(_("error"), blank=True)
 
     class Meta:
+        """Newest run first; the table keeps the name it had in ``chat``."""
+
         db_table = "chat_evaluationrun"  # moved from chat with a state-only migration: the table keeps its name
         verbose_name = _("evaluation run")
         verbose_name_plural = _("evaluation runs")
         ordering = ("-started_at",)
 
     def __str__(self) -> str:
+        """Scope and start time (``fast evaluation 2026-12-01 14:05``): the run's name in the admin and its links."""
         return f"{self.scope} evaluation {self.started_at:%Y-%m-%d %H:%M}"
 
     def metric(self, *path: str) -> float | None:
@@ -89,10 +94,13 @@ class EvaluationQuestion(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        """Newest question first; the table keeps the name it had in ``chat``."""
+
         db_table = "chat_evaluationquestion"
         verbose_name = _("evaluation question")
         verbose_name_plural = _("evaluation questions")
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
+        """The question's first 80 characters, as the admin lists and links it."""
         return self.text[:80]

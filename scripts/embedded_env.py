@@ -33,7 +33,7 @@ def _postgres_url() -> str | None:
             check=True,
         ).stdout.strip()
         if found != "1":
-            subprocess.run([*base, "CREATE DATABASE docintel"], capture_output=True, timeout=20, check=True)  # noqa: S603
+            subprocess.run([*base, "CREATE DATABASE docintel"], capture_output=True, timeout=20, check=True)  # noqa: S603 - fixed arguments
     except (OSError, subprocess.SubprocessError):
         return None
     return "postgres://postgres@127.0.0.1:5432/docintel"
@@ -53,6 +53,11 @@ def _vectorstore_key() -> str:
 
 
 def main() -> int:
+    """Work out the embedded defaults and print those the environment does not set yet (for ``make run``).
+
+    Returns:
+        0 (the exit status).
+    """
     values: dict[str, str] = {"DEBUG": "true", "LOG_JSON": "false"}
     if "DATABASE_URL" not in os.environ:
         values["DATABASE_URL"] = _postgres_url() or "sqlite:///var/db.sqlite3"

@@ -104,7 +104,16 @@ class _Links(html.parser.HTMLParser):
 
 
 def local_files(index_urls: list[str], find_links: list[str], project: str) -> list[Path]:
-    """Returns the files of one project in the local sources: find-links directories and ``file://`` indexes."""
+    """Returns the files of one project in the local sources: find-links directories and ``file://`` indexes.
+
+    Args:
+        index_urls: The index URLs; only ``file://`` ones are read (the project's page, or its directory).
+        find_links: The find-links locations; every file of a directory is a candidate.
+        project: The canonical project name.
+
+    Returns:
+        The existing files found (all of a find-links directory: the caller matches names and versions).
+    """
     files: list[Path] = []
     for location in find_links:
         directory = Path(unquote(urlsplit(location).path)) if location.startswith("file:") else Path(location)
@@ -146,7 +155,19 @@ def sha256(path: Path) -> str:
 
 
 def add_local_hashes(lock: Path, index_urls: list[str], find_links: list[str]) -> int:
-    """Adds the hashes of local files of each pinned version to ``lock``; returns how many were added."""
+    """Adds the hashes of local files of each pinned version to ``lock``; returns how many were added.
+
+    Args:
+        lock: The lock file, rewritten in place with sorted hashes.
+        index_urls: The index URLs (local ``file://`` ones are searched).
+        find_links: The find-links locations.
+
+    Returns:
+        How many hashes were added.
+
+    Raises:
+        SystemExit: a pinned requirement is left without any hash.
+    """
     lines = lock.read_text(encoding="utf-8").splitlines()
     out: list[str] = []
     added = 0
@@ -183,6 +204,10 @@ def main(extra: list[str]) -> None:
 
     Args:
         extra: Arguments passed to every ``uv pip compile`` (e.g. ``--upgrade-package=NAME``).
+
+    Raises:
+        SystemExit: not run by Python 3.12, or a lock is left with a requirement without a hash.
+        CalledProcessError: ``uv pip compile`` failed.
     """
     if sys.version_info[:2] != (3, 12):
         raise SystemExit("the locks are for Python 3.12: run `make lock`")

@@ -30,7 +30,18 @@ _DRF_CODES: dict[type[Exception], str] = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Render every error as ``{"code", "message", "detail"}`` with the right HTTP status."""
+    """Render every error as ``{"code", "message", "detail"}`` with the right HTTP status (``EXCEPTION_HANDLER``).
+
+    A :class:`~docintel.errors.DocIntelError` keeps its own code and status (a rate limit adds ``Retry-After``);
+    Django's 404 and 403 and DRF's own exceptions get a stable code from their class, field errors land in ``detail``.
+
+    Args:
+        exc: the exception a view raised.
+        context: DRF's handler context (view, request), passed on to DRF's own handler.
+
+    Returns:
+        The error response, or None for an exception DRF does not handle (it then propagates as a 500).
+    """
     if isinstance(exc, DocIntelError):
         log.info("api_error", code=exc.code, status=exc.status)
         headers = None

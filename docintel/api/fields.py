@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import Direction
+from drf_spectacular.plumbing import get_doc
+from drf_spectacular.utils import Direction, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import (
@@ -45,10 +46,17 @@ class StrictCharField(serializers.CharField):
     default_error_messages = {"invalid": "Not a valid string."}
 
     def __init__(self, *, not_blank: bool = False, **kwargs: Any) -> None:
+        """Set the validator that also becomes the schema's ``pattern``.
+
+        Args:
+            not_blank: require a character that is not white space (else only NUL is refused).
+            **kwargs: DRF ``CharField`` options; ``validators`` given here replace the default one.
+        """
         kwargs.setdefault("validators", [NOT_BLANK if not_blank else NO_NUL])
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
+        """Accept only a JSON string; anything else fails with ``invalid`` ("Not a valid string.")."""
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -58,6 +66,7 @@ class StrictTokenObtainSerializer(TokenObtainPairSerializer):
     """simplejwt's sign-in, with credentials taken as given: strings, no NUL, white space not trimmed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Replace simplejwt's email and password fields with strict, untrimmed ones (arguments as for a serializer)."""
         super().__init__(*args, **kwargs)
         self.fields[self.username_field] = StrictCharField(write_only=True, trim_whitespace=False)
         self.fields["password"] = StrictCharField(
@@ -65,11 +74,16 @@ class StrictTokenObtainSerializer(TokenObtainPairSerializer):
         )
 
 
+# drf-spectacular publishes a serializer's docstring as its schema description: the token serializers' docstrings
+# are for developers, so their request bodies keep no description (``description=""``), as in docs/openapi.yaml.
+@extend_schema_serializer(description="")
 class StrictTokenRefreshSerializer(TokenRefreshSerializer):
-    # simplejwt's refresh with rotation, refusing (401, never 500) a token of a deleted, inactive or re-passworded
-    # user. simplejwt looks the user up with .get(): a deleted user's token raised DoesNotExist. Refresh tokens carry
-    # the password-hash claim (CHECK_REVOKE_TOKEN), checked here too: a password change revokes them wherever it
-    # happens (admin, changepassword). (A comment, not a docstring: the schema would show it.)
+    """simplejwt's rotating refresh, refusing (401, never 500) a token of a deleted, inactive or re-passworded user.
+
+    simplejwt looks the user up with ``.get()``: a deleted user's token raised ``DoesNotExist``. Refresh tokens carry
+    the password-hash claim (``CHECK_REVOKE_TOKEN``), checked here too: a password change revokes them wherever it
+    happens (admin, ``changepassword``).
+    """
 
     refresh = StrictCharField(trim_whitespace=False)
 
@@ -79,6 +93,18 @@ class StrictTokenRefreshSerializer(TokenRefreshSerializer):
     }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        """Check that the token's user still exists, is active and has not changed password, then rotate it.
+
+        Args:
+            attrs: the validated input (``refresh``).
+
+        Returns:
+            The new ``access`` and ``refresh`` tokens; ``self.user`` is set for the audit row.
+
+        Raises:
+            TokenError: the token is malformed, expired or blacklisted (the view answers 401).
+            AuthenticationFailed: no active user for the token, or a password change revoked it (401).
+        """
         refresh = self.token_class(attrs["refresh"])  # TokenError: 401 in the view
         user_model = get_user_model()
         user = user_model.objects.filter(
@@ -98,26 +124,43 @@ class StrictTokenRefreshSerializer(TokenRefreshSerializer):
         return data
 
     def fail_authentication(self, key: str) -> NoReturn:
-        # the shape of simplejwt's own token errors: rendered as detail {"reason": key} (docintel.api.exceptions)
+        """Refuse the refresh with a 401 in simplejwt's own error shape, rendered as ``detail: {"reason": key}``.
+
+        Raises:
+            AuthenticationFailed: always, with the message of ``key`` from ``default_error_messages``.
+        """
         raise AuthenticationFailed({"detail": self.error_messages[key], "code": key})
 
 
+@extend_schema_serializer(description="")  # a developer's docstring, not the schema's (see above)
 class StrictTokenBlacklistSerializer(TokenBlacklistSerializer):
+    """simplejwt's sign-out (the refresh token is blacklisted), the token taken as a strict, untrimmed string."""
+
     refresh = StrictCharField(write_only=True, trim_whitespace=False)
 
 
+@extend_schema_serializer(description="")  # a developer's docstring, not the schema's (see above)
 class StrictTokenVerifySerializer(TokenVerifySerializer):
+    """simplejwt's token check (access or refresh), the token taken as a strict, untrimmed string."""
+
     token = StrictCharField(write_only=True, trim_whitespace=False)
 
 
 class RejectUnknownFieldsMixin:
-    # Refuse input fields the serializer does not declare (a typo such as ``sesion_id`` is an error, not ignored);
-    # the schema says so too: the request bodies of these serializers have ``additionalProperties: false``.
-    # (A comment, not a docstring: the schema would show it as the description of every such serializer.)
+    """Refuse input fields the serializer does not declare: a typo such as ``sesion_id`` is an error, not ignored.
+
+    The schema says so too: the request bodies of these serializers have ``additionalProperties: false``. This
+    docstring is not a schema description: the extension below drops it from serializers that have none of their own.
+    """
 
     fields: Any
 
     def to_internal_value(self, data: Any) -> Any:
+        """Refuse undeclared keys of a JSON object, then validate as the serializer this is mixed into does.
+
+        Raises:
+            ValidationError: ``{field: ["Unknown field."]}`` for every key the serializer does not declare.
+        """
         if isinstance(data, Mapping):
             unknown = sorted(str(key) for key in data if key not in self.fields)
             if unknown:
@@ -135,4 +178,6 @@ class _RejectUnknownFieldsExtension(OpenApiSerializerExtension):  # type: ignore
         )
         if direction == "request":
             schema["additionalProperties"] = False
+        if schema.get("description") == get_doc(RejectUnknownFieldsMixin):  # inherited from the mixin, not the body's
+            del schema["description"]
         return schema

@@ -19,9 +19,15 @@ class IsLibrarianToWrite(BasePermission):
     message = "Only librarians may change documents."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
+        """Reads pass; a write passes for librarians, or for anyone on a view that checks writes per object.
+
+        Views with ``object_level_write = True`` (document detail routes) defer the check to
+        :meth:`has_object_permission`, after the lookup, so an invisible id answers 404 rather than 403.
+        """
         if request.method in SAFE_METHODS or getattr(view, "object_level_write", False):
             return True
         return bool(getattr(request.user, "is_librarian", False))
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
+        """Reads of an object the queryset let through pass; writing it is for librarians only."""
         return request.method in SAFE_METHODS or bool(getattr(request.user, "is_librarian", False))

@@ -1,0 +1,1 @@
+"""Django's management-command hook of the project package (the commands are in ``commands/``)."""

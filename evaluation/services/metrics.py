@@ -23,7 +23,15 @@ def normalized(text: str) -> str:
 
 
 def contains_span(text: str, span: str) -> bool:
-    """Whether ``text`` contains ``span`` as whole words (after normalisation)."""
+    """Whether ``text`` contains ``span`` as whole words (after normalisation).
+
+    Args:
+        text: the answer or chunk to search.
+        span: the gold answer; an empty one is never contained.
+
+    Returns:
+        True when the normalised span occurs in the normalised text on word boundaries.
+    """
     needle = normalized(span)
     return bool(needle) and f" {needle} " in f" {normalized(text)} "
 
@@ -36,7 +44,15 @@ def _shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
 
 
 def overlaps(chunk_text: str, paragraph: str) -> bool:
-    """Whether a chunk carries text of ``paragraph`` (shares a run of six words with it)."""
+    """Whether a chunk carries text of ``paragraph`` (shares a run of six words with it).
+
+    Args:
+        chunk_text: the chunk's text.
+        paragraph: the gold paragraph.
+
+    Returns:
+        True when the two share a run of six words (a text shorter than that counts as one run).
+    """
     return bool(_shingles(chunk_text) & _shingles(paragraph))
 
 
@@ -45,6 +61,14 @@ def gold_chunk_ids(*, chunks: Iterable[tuple[int, str]], paragraph: str, answer:
 
     Chunking does not follow paragraphs: a gold chunk overlaps the gold paragraph and contains the answer span;
     when the span straddles a chunk boundary, every chunk overlapping the paragraph counts.
+
+    Args:
+        chunks: the article's chunks as ``(id, text)``.
+        paragraph: the gold paragraph of the question.
+        answer: the gold answer span.
+
+    Returns:
+        The ids of the gold chunks (empty when no chunk overlaps the paragraph).
     """
     candidates = [(cid, text) for cid, text in chunks if overlaps(text, paragraph)]
     with_span = [cid for cid, text in candidates if contains_span(text, answer)]
@@ -67,7 +91,16 @@ class Ranking:
 
 
 def rank_metrics(rankings: Sequence[Ranking], *, ks: tuple[int, ...] = (1, 3, 5)) -> dict[str, float]:
-    """recall@k for each k and MRR over the retrieved list (``mrr@<len>``), plus the question count."""
+    """recall@k for each k and MRR over the retrieved list (``mrr@<len>``), plus the question count.
+
+    Args:
+        rankings: one ranking per question.
+        ks: the cut-offs to report recall at.
+
+    Returns:
+        ``{"recall@k": ..., "mrr@<depth>": ..., "mrr": ..., "questions": n}``, rounded to four places;
+        only ``{"questions": 0}`` when there are no rankings.
+    """
     n = len(rankings)
     if not n:
         return {"questions": 0}
@@ -81,7 +114,15 @@ def rank_metrics(rankings: Sequence[Ranking], *, ks: tuple[int, ...] = (1, 3, 5)
 
 
 def citation_scores(cited_texts: Sequence[str], answer_span: str) -> tuple[float, bool] | None:
-    """(share of cited chunks containing the gold span, whether at least one does); None when nothing is cited."""
+    """(share of cited chunks containing the gold span, whether at least one does); None when nothing is cited.
+
+    Args:
+        cited_texts: the texts of the chunks the answer cites.
+        answer_span: the gold answer span.
+
+    Returns:
+        The citation precision and hit, or None for an answer without citations.
+    """
     if not cited_texts:
         return None
     hits = [contains_span(text, answer_span) for text in cited_texts]
@@ -89,10 +130,12 @@ def citation_scores(cited_texts: Sequence[str], answer_span: str) -> tuple[float
 
 
 def mean(values: Iterable[float]) -> float | None:
+    """The mean to four places, or None for no values (a metric not measured, not a zero)."""
     data = list(values)
     return round(statistics.fmean(data), 4) if data else None
 
 
 def rate(flags: Iterable[bool]) -> float | None:
+    """The share of true flags to four places, or None for no flags (nothing measured)."""
     data = list(flags)
     return round(sum(data) / len(data), 4) if data else None

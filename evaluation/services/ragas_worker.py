@@ -86,6 +86,14 @@ async def _score(samples: list[dict[str, Any]], config: dict[str, Any]) -> list[
 
 
 def main(argv: list[str]) -> int:
+    """Score the samples file into the scores file with the judge configuration given as JSON (see the module).
+
+    Args:
+        argv: ``[script, SAMPLES.json, SCORES.json, CONFIG_JSON]``.
+
+    Returns:
+        0; a failure raises, and the portal reads the exit code and stderr.
+    """
     source, target, config = Path(argv[1]), Path(argv[2]), json.loads(argv[3])
     samples = json.loads(source.read_text(encoding="utf-8"))
     import ragas

@@ -95,7 +95,16 @@ def _whatwg_resolve(raw: str, base: str) -> SplitResult | None:
 
 
 def same_origin_url(raw: str, *, origin: str = DEFAULT_ORIGIN, page: str = "/chat/") -> SplitResult | None:
-    """chat.js ``sameOriginUrl``: the URL when it is http(s) on the portal's own origin, else None."""
+    """chat.js ``sameOriginUrl``: the URL when it is http(s) on the portal's own origin, else None.
+
+    Args:
+        raw: the link target as written in the answer.
+        origin: the portal's origin (scheme, host, port).
+        page: the path of the page the answer is shown on (the base of relative links).
+
+    Returns:
+        The resolved URL, or None when it is another origin, another scheme or unparseable.
+    """
     base = origin.rstrip("/") + page
     url = _whatwg_resolve(raw, base)
     if url is None or url.scheme not in ("http", "https"):
@@ -206,5 +215,13 @@ def exfiltration_elements(
 
     chat.js keeps a link live only on the portal's own origin, so an off-site exfiltration URL never renders live;
     a live same-origin link in the answer body is still counted, as it was written by the model, not the portal.
+
+    Args:
+        text: the answer as the page receives it.
+        citations: the answer's citations (their markers and chips are the portal's, not counted).
+        origin: the portal's origin.
+
+    Returns:
+        The live links in the answer body.
     """
     return [e for e in live_elements(text, citations=citations, origin=origin) if e.kind == "link"]

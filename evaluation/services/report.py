@@ -175,7 +175,15 @@ def report_markdown(run: EvaluationRun) -> str:
 
 
 def report_write(run: EvaluationRun, *, folder: Path | None = None) -> tuple[Path, Path]:
-    """Write ``evaluation-<id>.json`` and ``.md`` (and ``latest``) copies; returns the JSON and Markdown paths."""
+    """Write the run's JSON and Markdown reports, plus ``evaluation-<scope>-latest`` copies of both.
+
+    Args:
+        run: the stored run.
+        folder: where to write (``EVAL_REPORTS_DIR`` by default; created when missing).
+
+    Returns:
+        The paths of ``evaluation-<scope>-<started>.json`` and ``.md``.
+    """
     target = folder or Path(settings.EVAL_REPORTS_DIR)
     target.mkdir(parents=True, exist_ok=True)
     payload = {

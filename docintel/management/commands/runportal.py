@@ -28,9 +28,12 @@ def _local_port(url: str) -> int | None:
 
 
 class Command(BaseCommand):
+    """``make run``: the whole portal on one machine, each local dependency started only when nothing serves it yet."""
+
     help = "Start DocIntel (web, worker, local model servers, vector store) on http://127.0.0.1:8000."
 
     def add_arguments(self, parser: Any) -> None:
+        """The web port, the threads of each local model server and the CPU niceness of background ingestion."""
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=1, help="threads per local model server")
         parser.add_argument(
@@ -38,6 +41,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Start the planned processes in order, wait until Ctrl-C (or one of them dies), then stop them in reverse.
+
+        Raises:
+            CommandError: the web port is taken, or a process failed to start or get ready (those already started
+                are stopped first).
+        """
         log_dir = settings.VAR_DIR / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         (settings.VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""The evaluation's command: ``run_evaluation`` (``make eval``; its fast subset runs in ``make test``)."""

@@ -15,9 +15,12 @@ PARTS = ("qa", "ragas", "direct", "indirect", "questions")
 
 
 class Command(BaseCommand):
+    """Run the suite with the scope's defaults and any size overrides; print the report and where it was written."""
+
     help = "Evaluate answers (XQuAD, RAGAS) and safety (garak, spikee); store an EvaluationRun and write reports."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """The scope (``fast``/``full``), the parts to run, per-part sizes, keeping the corpus, the report folder."""
         parser.add_argument("--scope", choices=("fast", "full"), default="full")
         parser.add_argument("--parts", default="", help=f"comma-separated subset of {','.join(PARTS)}")
         parser.add_argument("--questions-per-language", type=int, default=None)
@@ -30,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--reports-dir", default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Build the :class:`EvaluationConfig`, run it, write the JSON and Markdown reports and print the Markdown.
+
+        Raises:
+            CommandError: ``--parts`` names a part that does not exist.
+        """
         config = EvaluationConfig.fast() if options["scope"] == "fast" else EvaluationConfig.full()
         overrides = {
             "qa_questions_per_language": options["questions_per_language"],
