@@ -27,6 +27,8 @@ class Citation(TypedDict):
 
 
 class TokenEvent(TypedDict):
+    """A piece of the answer as it is generated, appended to what the reader sees until the final event."""
+
     type: Literal["token"]
     text: str
 
@@ -57,6 +59,7 @@ AnswerEvent = TokenEvent | AnswerFinalEvent | ErrorEvent
 
 
 def token_event(text: str) -> TokenEvent:
+    """The ``token`` event that carries ``text``, the next visible piece of the answer."""
     return {"type": "token", "text": text}
 
 
@@ -68,6 +71,18 @@ def error_event(
     query_id: int | None = None,
     retry_after: int | None = None,
 ) -> ErrorEvent:
+    """The ``error`` event of a coded error, with the optional keys only when they have a value.
+
+    Args:
+        code: the stable error code (``docintel.errors``), e.g. ``guardrail_blocked``, ``rate_limited``.
+        message: the reader-facing message.
+        response_id: the stored Response of the question that failed, if one was stored.
+        query_id: the stored Query, if one was stored.
+        retry_after: for ``rate_limited``: seconds until the next question may be asked.
+
+    Returns:
+        The event, ready to send as JSON.
+    """
     event: ErrorEvent = {"type": "error", "code": code, "message": message}
     if response_id is not None:
         event["response_id"] = response_id
@@ -112,6 +127,8 @@ class PingMessage(TypedDict):
 
 
 class PongMessage(TypedDict):
+    """Heartbeat reply, both directions: the answer to a ``ping``."""
+
     type: Literal["pong"]
 
 
@@ -144,6 +161,8 @@ class HistoryItem(TypedDict):
 
 
 class HistoryEvent(TypedDict):
+    """Server → client: the session's last exchanges, oldest first, in reply to a ``history`` message."""
+
     type: Literal["history"]
     items: list[HistoryItem]
 

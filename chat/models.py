@@ -19,11 +19,14 @@ class ChatSession(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True, db_index=True)
 
     class Meta:
+        """Most recently active first: ``updated_at`` moves whenever a question joins the session."""
+
         verbose_name = _("chat session")
         verbose_name_plural = _("chat sessions")
         ordering = ("-updated_at",)
 
     def __str__(self) -> str:
+        """The title (the reader's, or the first question's), or the UUID of a session that has none yet."""
         return self.title or str(self.id)
 
 
@@ -40,11 +43,14 @@ class Query(models.Model):
     created_at = models.DateTimeField(_("asked"), auto_now_add=True, db_index=True)
 
     class Meta:
+        """Newest question first, as the librarians' question list shows them."""
+
         verbose_name = _("query")
         verbose_name_plural = _("queries")
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
+        """The question's first 80 characters, as the admin names a Query (and a Response's question)."""
         return self.text[:80]
 
 
@@ -52,6 +58,12 @@ class Response(models.Model):
     """The answer to a Query, with the citations and everything needed to replay and explain it."""
 
     class Status(models.TextChoices):
+        """How an answer ended; the row is written once, at the end, with one of the final states.
+
+        ``streaming`` is the field's default and what a session's history reports for a question whose answer is
+        not stored yet. ``completed``, ``extractive`` and ``no_answer`` are answers; the others end with a coded error.
+        """
+
         STREAMING = "streaming", _("Streaming")
         COMPLETED = "completed", _("Completed")
         EXTRACTIVE = "extractive", _("Quoted from the sources")
@@ -82,11 +94,14 @@ class Response(models.Model):
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
 
     class Meta:
+        """Newest answer first, as the librarians' answer list shows them."""
+
         verbose_name = _("response")
         verbose_name_plural = _("responses")
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
+        """The answer's first 80 characters, or its status in parentheses when it has no text (blocked, failed)."""
         return self.text[:80] or f"({self.status})"
 
 
@@ -100,10 +115,13 @@ class Feedback(models.Model):
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
+        """Newest first; one rating per reader and answer (a second submission updates the first)."""
+
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
         ordering = ("-created_at",)
         constraints = [models.UniqueConstraint(fields=["response", "user"], name="feedback_one_per_user")]
 
     def __str__(self) -> str:
+        """The rating as ``+1``/``-1`` and the comment's first 40 characters, as the admin lists feedback."""
         return f"{self.rating:+d} {self.comment[:40]}"

@@ -1,3 +1,8 @@
+"""Reader page routes: the chat home, sessions, feedback on an answer, and the source view behind a citation chip.
+
+The source view (and its PDF page images) is routed here because the chat pages open it.
+"""
+
 from django.urls import path
 
 from chat import views

@@ -39,6 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def session_new(request: HttpRequest) -> HttpResponse:
+    """Start a new chat session for the reader and open it (POST only: a link or a prefetch cannot create one)."""
     session = session_create(user=request.user)  # type: ignore[arg-type]  # login_required: an authenticated User
     return HttpResponseRedirect(reverse("chat:session", args=[session.pk]))
 
@@ -46,7 +47,21 @@ def session_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
-    """One conversation; the page opens ``/ws/chat/{session_id}`` with the session cookie."""
+    """One conversation; the page opens ``/ws/chat/{session_id}`` with the session cookie.
+
+    The page renders the stored exchanges with the reader's feedback on each answer, the session list beside them,
+    and the translated strings the page script shows.
+
+    Args:
+        request: the reader's request.
+        session_id: the session's UUID from the URL.
+
+    Returns:
+        The session page.
+
+    Raises:
+        Http404: no such session, or it is another reader's (the same answer for both).
+    """
     try:
         session = session_for_user(user=request.user, session_id=session_id)
     except SessionNotFound as exc:
@@ -87,7 +102,20 @@ def _page_strings() -> dict[str, str]:
 @login_required
 @require_POST
 def feedback(request: HttpRequest, response_id: int) -> HttpResponse:
-    """Thumbs up/down with an optional comment; JSON for the page script, a redirect back for a plain form post."""
+    """Thumbs up/down with an optional comment; JSON for the page script, a redirect back for a plain form post.
+
+    Args:
+        request: the form post (``rating``, ``comment``, and ``next`` for the redirect, same host only, else the chat
+            home); ``Accept: application/json`` asks for JSON.
+        response_id: the rated answer.
+
+    Returns:
+        ``{"rating", "comment"}`` as saved, or the coded error body (400) of an invalid form when JSON is wanted;
+        otherwise a redirect.
+
+    Raises:
+        Http404: the answer is not one of the reader's, or a plain form post is invalid.
+    """
     form = FeedbackForm(request.POST)
     wants_json = "application/json" in request.headers.get("Accept", "")
     if not form.is_valid():
@@ -118,7 +146,21 @@ def feedback(request: HttpRequest, response_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def document_source(request: HttpRequest, document_id: int) -> HttpResponse:
-    """The passages around a cited chunk (``?chunk=<id>``), the cited one highlighted; 404 for foreign documents."""
+    """The passages around a cited chunk (``?chunk=<id>``), the cited one highlighted; 404 for foreign documents.
+
+    ``?quote=`` (the citation's quote, at most 600 characters used) is marked inside the cited passage. Every view is
+    written to the audit log with the chunks shown.
+
+    Args:
+        request: the reader's request.
+        document_id: the cited document.
+
+    Returns:
+        The source view page.
+
+    Raises:
+        Http404: a ``chunk`` that is not a number, a document the reader may not read, or a chunk not its own.
+    """
     raw_chunk = request.GET.get("chunk", "")
     chunk_id = int_param(raw_chunk)
     if raw_chunk and chunk_id is None:
@@ -141,7 +183,21 @@ def document_source(request: HttpRequest, document_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def document_page_image(request: HttpRequest, document_id: int, page: int) -> FileResponse:
-    """A PDF page as PNG (rendered once, cached), for the source view; permission-checked like the document."""
+    """A PDF page as PNG (rendered once, cached), for the source view; permission-checked like the document.
+
+    Each view is audited; the browser may keep the image for an hour (privately).
+
+    Args:
+        request: the reader's request.
+        document_id: the document.
+        page: the 1-based page number.
+
+    Returns:
+        The PNG.
+
+    Raises:
+        Http404: a document the reader may not read, not a PDF, no such page, or a file that cannot be rendered.
+    """
     try:
         path = page_image_render(user=request.user, document_id=document_id, page=page)
     except NotFound as exc:

@@ -25,11 +25,13 @@ GUARDRAILS_DIR = Path(__file__).resolve().parent / "guardrails"
 
 
 def nemo_rails_enabled(stage: Literal["input", "output"]) -> bool:
+    """Whether ``DOCINTEL_NEMO_RAILS`` turns on NeMo's self-check rail for this guard stage (off by default)."""
     return stage in settings.DOCINTEL_NEMO_RAILS
 
 
 @functools.cache
 def _nemo_rails(base_url: str, model: str, api_key: str) -> LLMRails:
+    """NeMo's rails from ``guards/guardrails/`` pointed at this LLM, built once per configuration (cached)."""
     import yaml
     from nemoguardrails import LLMRails, RailsConfig
 
@@ -45,6 +47,11 @@ def _nemo_rails(base_url: str, model: str, api_key: str) -> LLMRails:
 
 async def nemo_check(*, stage: Literal["input", "output"], question: str, answer: str = "") -> tuple[bool, str]:
     """Run NeMo's self-check rail for ``stage``.
+
+    Args:
+        stage: ``input`` checks the question; ``output`` checks the answer to it.
+        question: the (sanitised) question.
+        answer: the sanitised answer, for the output stage.
 
     Returns:
         ``(allowed, detail)``: detail names the blocking rail, or "passed".
@@ -76,7 +83,21 @@ async def nemo_check(*, stage: Literal["input", "output"], question: str, answer
 
 
 def nemo_verdict(*, status: str, content: str, rail: str | None, blocked: str = "blocked") -> tuple[bool, str]:
-    """Interpret a NeMo ``RailsResult``; its internal-error reply is an error, never a verdict."""
+    """Interpret a NeMo ``RailsResult``; its internal-error reply is an error, never a verdict.
+
+    Args:
+        status: the result's status value (``passed``, ``modified``, ``blocked``, ...).
+        content: the result's text, checked for NeMo's internal-error reply.
+        rail: the rail that blocked, if any.
+        blocked: the status value that means blocked (``RailStatus.BLOCKED.value``).
+
+    Returns:
+        ``(allowed, detail)``: ``(False, "nemo:<rail>")`` when blocked, ``(True, "passed")`` when passed or modified.
+
+    Raises:
+        LLMUnavailable: the content is NeMo's internal-error reply (its LLM call failed).
+        LLMBadResponse: a status that is neither blocked, passed nor modified.
+    """
     if NEMO_INTERNAL_ERROR in (content or ""):
         raise LLMUnavailable("The guardrail model failed (NeMo Guardrails internal error).")
     if status == blocked:

@@ -85,6 +85,7 @@ def input_scanners() -> tuple[list[Any], set[str]]:
 
 @functools.cache
 def output_scanners() -> list[Any]:
+    """The answer's scanners: Secrets (redacts credentials in it) and NoRefusalLight (notes a refusal, never blocks)."""
     from llm_guard.input_scanners import Secrets
     from llm_guard.output_scanners import NoRefusalLight
 
@@ -94,6 +95,18 @@ def output_scanners() -> list[Any]:
 def run_scanners(
     scanners: list[Any], text: str, *, output_of: str | None
 ) -> tuple[str, dict[str, bool], dict[str, float]]:
+    """Run ``scanners`` over ``text`` in order, each on the previous one's output, one call at a time per process.
+
+    Args:
+        scanners: LLM Guard scanners (:func:`input_scanners` or :func:`output_scanners`).
+        text: the question, or the answer.
+        output_of: the question when ``text`` is its answer (output scanners take both); None for input scanners.
+            The Secrets scanner, an input scanner, always scans ``text`` alone.
+
+    Returns:
+        ``(text, valid, scores)``: the text as the scanners left it (sanitised), and per scanner name whether it
+        passed and its score (rounded to 3 places).
+    """
     valid: dict[str, bool] = {}
     scores: dict[str, float] = {}
     with _lock:  # scanners keep per-call state (regex caches, transformers pipelines): one at a time

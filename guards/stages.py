@@ -79,6 +79,16 @@ async def output_guard(
 ) -> GuardVerdict:
     """Check and sanitise a complete answer: leaks block it, exfiltration markup and secrets are removed.
 
+    Args:
+        question: the question answered (the output scanners and the NeMo rail read it with the answer).
+        answer: the complete answer, or the extractive answer's quotes.
+        canary: the secret marker of the system prompt; found in the answer, it blocks it (empty: no check).
+        system_prompt: the system prompt the model had; eight consecutive words of it block the answer.
+        allowed_urls: links the retrieved passages themselves contain, kept in the answer.
+
+    Returns:
+        The verdict; ``text`` is the sanitised answer, ``allowed`` False when a leak (or the NeMo rail) blocks it.
+
     Raises:
         LLMUnavailable, LLMTimeout: the NeMo rail is enabled and its model failed.
     """

@@ -38,6 +38,7 @@ class NarrowedHybridRetriever(HybridQdrantRetriever):
     def _requests(
         self, *, dense: list[float], sparse: Any, query_filter: Any, mode: str, top_k: int
     ) -> tuple[list[str], list[Any]]:
+        """The parent's Qdrant requests, their filter ANDed with this task's narrowing when there is one."""
         narrowing = _NARROWING.get()
         if narrowing is not None:
             from qdrant_client import models  # noqa: PLC0415 - imported where Haystack's retriever imports it

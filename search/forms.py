@@ -16,10 +16,18 @@ MAX_DOCUMENT_CHOICES = 300
 
 
 class _DateInput(forms.DateInput):
+    """A date field the browser shows as a date picker (``<input type="date">``, ISO dates)."""
+
     input_type = "date"
 
 
 class SearchForm(forms.Form):
+    """The search page's query and filters; the document and group choices are only those the reader may use.
+
+    Documents: those visible to the reader (at most ``MAX_DOCUMENT_CHOICES``, by title). Access groups: all of
+    them for a librarian, else the reader's own.
+    """
+
     q = forms.CharField(label=_("Search"), max_length=MAX_QUERY_CHARS, required=False, strip=True)
     language = forms.ChoiceField(
         label=_("Language"),
@@ -32,6 +40,13 @@ class SearchForm(forms.Form):
     uploaded_to = forms.DateField(label=_("Uploaded until"), required=False, widget=_DateInput)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        """Bind the form like any Django form and fill the document and group choices for ``user``.
+
+        Args:
+            *args: Django's form arguments (the query dict, ...).
+            user: the reader whose documents and groups are offered.
+            **kwargs: Django's form keyword arguments.
+        """
         super().__init__(*args, **kwargs)
         documents = Document.objects.visible_to(user).order_by("title", "id").values_list("pk", "title")
         groups = (
@@ -45,6 +60,7 @@ class SearchForm(forms.Form):
         group_field.choices = [("", _("All my groups")), *groups.values_list("pk", "name")]
 
     def clean(self) -> dict[str, Any]:
+        """Check the upload-date range: an end before the start is an error on the end date."""
         data = super().clean() or {}
         start, end = data.get("uploaded_from"), data.get("uploaded_to")
         if start and end and start > end:
@@ -52,6 +68,7 @@ class SearchForm(forms.Form):
         return data
 
     def filters(self) -> SearchFilters:
+        """The cleaned filters as the search service's filters (call after ``is_valid``)."""
         data = self.cleaned_data
         return SearchFilters(
             language=data.get("language") or "",

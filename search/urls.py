@@ -1,3 +1,5 @@
+"""Reader page route of the search app: ``/search/``, the server-rendered search page."""
+
 from django.urls import path
 
 from search import views

@@ -12,6 +12,8 @@ from docintel.api.fields import RejectUnknownFieldsMixin, StrictCharField
 
 
 class QuestionSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None]):
+    """A question to answer from the documents you may read, on its own or as part of one of your chat sessions."""
+
     text = StrictCharField(
         max_length=settings.DOCINTEL_WS_MAX_QUESTION_CHARS,
         not_blank=True,
@@ -23,6 +25,11 @@ class QuestionSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None])
 
 
 class CitationSerializer(serializers.Serializer[None]):
+    """One source of an answer: a passage you may read, where it is, a verbatim quote and a link to it.
+
+    ``number`` is the ``[n]`` marker of the answer's text; the quote has credentials redacted.
+    """
+
     number = serializers.IntegerField()
     chunk_id = serializers.IntegerField()
     document_id = serializers.IntegerField()
@@ -37,6 +44,11 @@ class CitationSerializer(serializers.Serializer[None]):
 
 
 class AnswerSerializer(serializers.Serializer[Any]):
+    """The answer to a question: its text with ``[n]`` markers and the citations they refer to.
+
+    ``query_id`` and ``response_id`` are the stored question and answer (for feedback and the session's history).
+    """
+
     text = serializers.CharField(allow_blank=True)
     citations = CitationSerializer(many=True)
     response_id = serializers.IntegerField()
@@ -52,23 +64,33 @@ class AnswerSerializer(serializers.Serializer[Any]):
 
 
 class SessionSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer[ChatSession]):
+    """A chat session of yours; an empty title becomes the first question asked in it."""
+
     title = StrictCharField(required=False, allow_blank=True, max_length=200)
 
     class Meta:
+        """Only the title is written; the id and the dates are the server's."""
+
         model = ChatSession
         fields: tuple[str, ...] = ("id", "title", "created_at", "updated_at")
         read_only_fields = ("id", "created_at", "updated_at")
 
 
 class SessionListItemSerializer(SessionSerializer):
+    """A session in your list: its first question (null before any) and when it was last active (its last question)."""
+
     first_question = serializers.CharField(read_only=True, allow_null=True)
     last_activity = serializers.DateTimeField(read_only=True)
 
     class Meta(SessionSerializer.Meta):
+        """The session's fields and the two read-only list fields."""
+
         fields = (*SessionSerializer.Meta.fields, "first_question", "last_activity")
 
 
 class SupersededSourceSerializer(serializers.Serializer[None]):
+    """A document version an answer cited that another version has replaced since, and the one current now."""
+
     document_id = serializers.IntegerField(help_text="The cited version, no longer current.")
     title = serializers.CharField()
     version = serializers.IntegerField()
@@ -77,6 +99,8 @@ class SupersededSourceSerializer(serializers.Serializer[None]):
 
 
 class HistoryItemSerializer(serializers.Serializer[None]):
+    """One exchange of a session: the question and its stored answer (``streaming`` while it is not stored yet)."""
+
     query_id = serializers.IntegerField()
     question = serializers.CharField()
     response_id = serializers.IntegerField(allow_null=True)
@@ -89,16 +113,22 @@ class HistoryItemSerializer(serializers.Serializer[None]):
 
 
 class SessionDetailSerializer(serializers.Serializer[Any]):
+    """A chat session of yours with its exchanges, oldest first."""
+
     session = SessionSerializer()
     history = HistoryItemSerializer(many=True, help_text="The exchanges, oldest first.")
 
 
 class FeedbackSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer[Feedback]):
+    """Your rating of an answer (1 helpful, -1 not helpful) with an optional comment; a new rating replaces yours."""
+
     response_id = serializers.IntegerField(read_only=True)
     rating = serializers.ChoiceField(choices=[(1, "helpful"), (-1, "not helpful")])
     comment = StrictCharField(required=False, allow_blank=True, max_length=2000, default="")
 
     class Meta:
+        """Rating and comment are written; the answer's id and the time are the server's."""
+
         model = Feedback
         fields = ("response_id", "rating", "comment", "created_at")
         read_only_fields = ("response_id", "created_at")

@@ -6,6 +6,11 @@ from typing import TypedDict
 
 
 class PromptPassage(TypedDict):
+    """One retrieved passage as the grounded prompt shows it: ``[number] text (source: title, location)``.
+
+    ``flagged`` (injection-like text found at ingestion) adds a warning to treat the passage as data only.
+    """
+
     number: int
     title: str
     location: str
@@ -14,5 +19,7 @@ class PromptPassage(TypedDict):
 
 
 class HistoryTurn(TypedDict):
+    """One earlier exchange of the session, as the condense prompt shows it to make a follow-up standalone."""
+
     question: str
     answer: str

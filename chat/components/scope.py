@@ -14,4 +14,5 @@ class AccessScope:
 
     @property
     def is_empty(self) -> bool:
+        """Whether the scope allows nothing (a reader in no access group): callers search nothing at all."""
         return not self.unrestricted and not self.group_ids

@@ -1,0 +1,1 @@
+"""Django management commands of the chat app (see :mod:`chat.management.commands`)."""

@@ -35,6 +35,15 @@ def retrieval_pipeline() -> Any:
 
 
 def _chat_generator(*, max_tokens: int, stream: bool) -> Any:
+    """Haystack's OpenAI-compatible chat generator against LLM_BASE_URL / LLM_MODEL, one attempt, no retries.
+
+    Args:
+        max_tokens: the answer's length limit.
+        stream: ask the server for token usage in the stream's last chunk (the speed measurement needs it).
+
+    Returns:
+        The generator component.
+    """
     from haystack.components.generators.chat import OpenAIChatGenerator
     from haystack.utils import Secret
 

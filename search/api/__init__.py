@@ -1,0 +1,1 @@
+"""The search API, ``GET /api/v1/search``: query parameters and the response shape (:mod:`.serializers`)."""

@@ -24,6 +24,11 @@ class StrictIntegerParam(serializers.IntegerField):
     """
 
     def to_internal_value(self, data: Any) -> int:
+        """The number ``data`` spells, within the field's bounds (1 to ``MAX_ID`` unless the field sets others).
+
+        Raises:
+            ValidationError: ``data`` is not a string of ASCII digits within the bounds (``invalid``).
+        """
         minimum = 1 if self.min_value is None else int(self.min_value)
         maximum = MAX_ID if self.max_value is None else int(self.max_value)
         value = int_param(data if isinstance(data, str) else None, minimum=minimum, maximum=maximum)
@@ -42,6 +47,11 @@ class StrictDateParam(serializers.DateField):
     _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
     def to_internal_value(self, value: Any) -> date:
+        """The day ``value`` names, written exactly ``YYYY-MM-DD``.
+
+        Raises:
+            ValidationError: another spelling, or no such day (``invalid``).
+        """
         if not isinstance(value, str) or not self._FULL_DATE.fullmatch(value):
             self.fail("invalid", format="YYYY-MM-DD")
         try:
@@ -80,12 +90,18 @@ class SearchParamsSerializer(serializers.Serializer[None]):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Check the upload-date range across the two fields.
+
+        Raises:
+            ValidationError: ``uploaded_from`` is after ``uploaded_to`` (reported on ``uploaded_from``).
+        """
         start, end = attrs.get("uploaded_from"), attrs.get("uploaded_to")
         if start and end and start > end:
             raise serializers.ValidationError({"uploaded_from": ["Must not be after uploaded_to."]})
         return attrs
 
     def filters(self) -> SearchFilters:
+        """The validated parameters as the search service's filters (call after ``is_valid``)."""
         data = self.validated_data
         return SearchFilters(
             language=data.get("language", ""),
@@ -97,6 +113,8 @@ class SearchParamsSerializer(serializers.Serializer[None]):
 
 
 class HighlightSerializer(serializers.Serializer[None]):
+    """One match in a result's ``text``: ``text[start:end]`` is the matched word or phrase as written."""
+
     start = serializers.IntegerField(help_text="Offset in ``text`` of the first character of the match.")
     end = serializers.IntegerField(help_text="Offset in ``text`` just past the match.")
 
@@ -123,6 +141,7 @@ class SearchResultSerializer(serializers.Serializer[SearchHit]):
 
     @extend_schema_field(HighlightSerializer(many=True))
     def get_highlights(self, hit: SearchHit) -> list[dict[str, int]]:
+        """The hit's match spans as ``{"start", "end"}`` objects, in order."""
         return [{"start": start, "end": end} for start, end in hit.highlights]
 
 
@@ -139,6 +158,11 @@ class SearchDocumentSerializer(serializers.Serializer[None]):
 
 
 class SearchResponseSerializer(serializers.Serializer[SearchPage]):
+    """One page of results: its passages, every document among all results, the count, links to the pages beside it.
+
+    ``next`` and ``previous`` repeat the request with another ``page`` (null at either end).
+    """
+
     query = serializers.CharField()
     count = serializers.IntegerField(help_text="Passages found (at most SEARCH_MAX_RESULTS).")
     page = serializers.IntegerField()
@@ -151,6 +175,7 @@ class SearchResponseSerializer(serializers.Serializer[SearchPage]):
     results = SearchResultSerializer(many=True, source="hits")
 
     def _link(self, page: SearchPage, number: int) -> str:
+        """The absolute URL of this request with ``page`` set to ``number``."""
         request = self.context["request"]
         params = request.query_params.copy()
         params["page"] = str(number)
@@ -158,8 +183,10 @@ class SearchResponseSerializer(serializers.Serializer[SearchPage]):
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_next(self, page: SearchPage) -> str | None:
+        """The next page's URL, or None on the last page."""
         return self._link(page, page.page + 1) if page.has_next else None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_previous(self, page: SearchPage) -> str | None:
+        """The previous page's URL, or None on the first page."""
         return self._link(page, page.page - 1) if page.has_previous else None

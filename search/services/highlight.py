@@ -47,10 +47,12 @@ def query_terms(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=65_536)
 def _folded_tokens(word: str) -> tuple[str, ...]:
+    """The folded tokens of one written word (cached: passages repeat their words)."""
     return tuple(_TOKEN.findall(normalize_for_search(word)))
 
 
 def _matches(token: str, wanted: Sequence[str]) -> bool:
+    """Whether a folded token is one of ``wanted`` up to inflection."""
     return any(term_match(term, token) for term in wanted)
 
 
@@ -59,6 +61,13 @@ def text_matches(text: str, wanted: Sequence[str]) -> bool:
 
     Word by word, through the same per-word folding cache as :func:`highlight_spans`: folding whole passages
     costs milliseconds each, and a search checks up to ``SEARCH_MAX_RESULTS`` of them.
+
+    Args:
+        text: a passage as stored.
+        wanted: folded query terms (:func:`query_terms`); none: no match.
+
+    Returns:
+        True at the first matching word.
     """
     if not wanted:
         return False
@@ -122,6 +131,14 @@ def snippet_fragments(text: str, spans: Iterable[tuple[int, int]], *, size: int 
 
     An ellipsis marks text left out at either end. Without matches (a passage found by meaning only) it is the
     beginning of the passage.
+
+    Args:
+        text: the passage as stored.
+        spans: its match spans (:func:`highlight_spans`); those outside the excerpt are left out.
+        size: the excerpt's length in characters, cut at white space.
+
+    Returns:
+        The fragments in reading order; ``marked`` ones are the matches.
     """
     ordered = sorted(spans)
     start, end = _window(text, ordered, size)

@@ -56,6 +56,7 @@ class SearchFilters:
     uploaded_to: date | None = None
 
     def as_log(self) -> dict[str, Any]:
+        """The filters as ``search_run`` log fields (None for each one unset; dates in ISO form)."""
         return {
             "language": self.language or None,
             "document_id": self.document_id,
@@ -124,30 +125,47 @@ class SearchPage:
 
     @property
     def num_pages(self) -> int:
+        """How many pages the results fill; at least 1, so an empty result is page 1 of 1."""
         return max(1, math.ceil(self.count / self.page_size))
 
     @property
     def first_rank(self) -> int:
+        """The 1-based rank of this page's first hit (the search page's list numbering starts there)."""
         return (self.page - 1) * self.page_size + 1
 
     @property
     def has_next(self) -> bool:
+        """Whether a page follows this one."""
         return self.page < self.num_pages
 
     @property
     def has_previous(self) -> bool:
+        """Whether a page precedes this one."""
         return self.page > 1
 
 
 @dataclass
 class _Plan:
+    """What a search may look at: the reader's scope and the documents the filters leave."""
+
     scope: AccessScope
     document_ids: list[int] | None  # None: no restriction to documents
     nothing: bool  # the filters leave nothing to search
 
 
 def _plan(user: Any, filters: SearchFilters) -> _Plan:
-    """The reader's scope and the documents the filters leave (a foreign document id: ``document_not_found``)."""
+    """The reader's scope and the documents the filters leave (a foreign document id: ``document_not_found``).
+
+    Args:
+        user: the reader.
+        filters: the search's filters; only document, group and upload dates matter here.
+
+    Returns:
+        The plan; ``nothing`` when no document can match (no access, a foreign group, no document in the dates).
+
+    Raises:
+        DocumentNotFound: the document filter names a document the reader may not read.
+    """
     scope = access_scope_for(user)
     if scope.is_empty:
         return _Plan(scope, None, nothing=True)
@@ -175,6 +193,13 @@ def search_narrowing(*, filters: SearchFilters, document_ids: list[int] | None) 
 
     Builds on :func:`documents.services.vectorstore.permission_filter`, which the retriever still applies: this
     clause can only take hits away.
+
+    Args:
+        filters: the search's filters (language and group are matched on the points' payload).
+        document_ids: the documents the plan leaves, or None for no restriction to documents.
+
+    Returns:
+        A ``qdrant_client.models.Filter``, or None when nothing narrows the search.
     """
     from qdrant_client import models  # noqa: PLC0415 - heavy, loaded on the first search
 
@@ -235,6 +260,7 @@ async def _vector_hits(*, text: str, scope: AccessScope, narrowing: Any) -> tupl
 
 
 def _source_url(document_id: int, chunk_id: int, quote: str = "") -> str:
+    """The source view at ``chunk_id``, with the match to mark as ``quote`` when it is 3 to 200 characters long."""
     params: dict[str, Any] = {"chunk": chunk_id}
     if 3 <= len(quote) <= QUOTE_MAX_CHARS:
         params["quote"] = quote

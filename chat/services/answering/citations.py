@@ -29,7 +29,16 @@ _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([.,;:])")
 
 
 def citation_build(passage: RetrievedPassage, *, number: int, quote: str) -> Citation:
-    """The citation chip of one passage: where it is, a verbatim quote (credentials redacted), the source link."""
+    """The citation chip of one passage: where it is, a verbatim quote (credentials redacted), the source link.
+
+    Args:
+        passage: the cited passage.
+        number: its ``[n]`` in the answer's text.
+        quote: the sentence(s) of the passage that back the answer; redacted, then cut to 300 characters.
+
+    Returns:
+        The citation, its ``url`` the source view at the chunk with the quote to mark.
+    """
     quote = secrets_redact(quote)
     query = urlencode({"chunk": passage.chunk_id, "quote": quote[:300]})
     return {
@@ -48,6 +57,7 @@ def citation_build(passage: RetrievedPassage, *, number: int, quote: str) -> Cit
 
 
 def _best_quote(passage: RetrievedPassage, wanted: list[str]) -> str:
+    """The passage's sentence that carries the most terms of ``wanted`` (the chip's quote); empty for no sentence."""
     sentences = sentences_split(passage.text)
     if not sentences:
         return ""
@@ -65,9 +75,11 @@ class SentenceSupport:
 
     @property
     def supported(self) -> bool:
+        """Whether some passage supports the sentence (it keeps at least one citation)."""
         return bool(self.kept)
 
     def as_dict(self) -> dict[str, object]:
+        """The sentence in the stored support check: text (200 characters), cited, kept, best share of support."""
         best = max(self.support.values(), default=0.0)
         return {"text": self.text[:200], "cited": self.cited, "kept": self.kept, "best_support": round(best, 3)}
 
@@ -82,9 +94,11 @@ class Resolution:
 
     @property
     def supported(self) -> bool:
+        """Whether any sentence is supported; an answer with none is replaced by the quoted (extractive) answer."""
         return any(s.supported for s in self.sentences)
 
     def provenance(self) -> dict[str, object]:
+        """The support check as ``Response.decision["support"]`` stores it: verdict, threshold, every sentence."""
         return {
             "supported": self.supported,
             "threshold": SUPPORT_THRESHOLD,
@@ -93,7 +107,16 @@ class Resolution:
 
 
 def _supports(wanted: list[str], echoed: list[str], passage_terms: list[str]) -> float:
-    """Share of ``wanted`` the passage holds, or 0 when it lacks too many of the question words the sentence echoes."""
+    """Share of ``wanted`` the passage holds, or 0 when it lacks too many of the question words the sentence echoes.
+
+    Args:
+        wanted: the sentence's content terms (not empty).
+        echoed: the question's terms the sentence repeats.
+        passage_terms: the passage's content terms.
+
+    Returns:
+        The support share, 0 to 1.
+    """
     if echoed and 1 - len(matched(echoed, passage_terms)) / len(echoed) >= ECHO_MAX_MISSING:
         return 0.0
     return len(matched(wanted, passage_terms)) / len(wanted)

@@ -19,6 +19,7 @@ CONDENSE_MAX_TOKENS = 64
 
 
 def _fallback(text: str, history: list[dict[str, str]]) -> str:
+    """The follow-up made standalone without the model: the previous question, then this one."""
     return f"{history[-1]['question']} {text}"
 
 

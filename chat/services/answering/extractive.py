@@ -56,6 +56,10 @@ class Ranking:
 def sentences_rank(*, question: str, passages: list[RetrievedPassage]) -> Ranking:
     """Score each sentence of ``passages`` by the question terms it carries, weighted by rarity, plus a rank prior.
 
+    Args:
+        question: the (standalone) question.
+        passages: the retrieved passages, best first (the rank prior favours the first ones).
+
     Returns:
         The ranking, sentences grouped by passage in reading order.
     """
@@ -91,6 +95,7 @@ class Extract:
     coverage: float
 
     def provenance(self) -> dict[str, object]:
+        """What was quoted, as ``Response.decision["extract"]`` stores it: coverage, each quote's passage and score."""
         return {
             "coverage": round(self.coverage, 3),
             "quotes": [

@@ -38,6 +38,7 @@ class GenerationStopped(Exception):  # a signal: the caller answers with quotes 
     """Generation could not deliver: ``reason`` is ``llm_timeout``, ``stalled`` or ``wrong_language``."""
 
     def __init__(self, reason: str) -> None:
+        """Stop with ``reason``, which becomes the answer decision's reason for the quoted answer."""
         super().__init__(reason)
         self.reason = reason
 
@@ -110,13 +111,33 @@ async def generate(
 ) -> AsyncGenerator[str]:
     """Stream the answer's visible text deltas; ``out`` collects the raw text and what was observed.
 
+    What is yielded is the sanitised view of the text so far, held back while it could still turn into stripped
+    markup or the canary, and not before the answer's language is known. While it runs it counts as one of this
+    process's concurrent generations (they share the measured speed when prompts are planned).
+
+    Args:
+        question: the (standalone) question.
+        passages: the passages the plan kept, numbered from 1 in the prompt.
+        canary: the secret marker in the system prompt; seen in the stream, it stops generation.
+        out: filled with the raw and shown text, token counts, prompt hash, system prompt and observed speed, also
+            when generation stops early.
+        deadline_s: the longest wait for the first token (the plan's).
+        counted_prompt: the prompt's tokens as the plan counted them (for the speed estimate when the server does not
+            report usage).
+        language: the question's language (``el``/``en``); the answer must start in it.
+        cancel: set by the caller to stop.
+
+    Yields:
+        The text to append to what the reader sees.
+
     Raises:
         GenerationStopped: no first token within ``deadline_s`` (``llm_timeout``), a silence longer than
             ANSWER_STALL_SECONDS or no end within LLM_TIMEOUT (``stalled``), or an answer in another language
             than the question's (``wrong_language``).
-        LLMUnavailable, LLMBadResponse: the server is down or answers garbage.
+        LLMUnavailable, LLMBadResponse: the server is down, or answers garbage or nothing.
         GuardrailBlocked: the canary appeared in the stream (a system-prompt leak): generation is stopped.
         AnswerCancelled: ``cancel`` was set.
+        LLMTimeout: the stream ended without a first token.
     """
     from guards import sanitize_output
 

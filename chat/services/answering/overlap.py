@@ -66,7 +66,16 @@ def terms(text: str) -> list[str]:
 
 
 def term_match(a: str, b: str) -> bool:
-    """Whether two folded terms are the same word up to its inflection (see the module docstring)."""
+    """Whether two folded terms are the same word up to its inflection (see the module docstring).
+
+    Args:
+        a: a folded term.
+        b: another; the rule is symmetric.
+
+    Returns:
+        True for equal terms, or words of four letters or more sharing a prefix as the module docstring says;
+        numbers match only themselves.
+    """
     if a == b:
         return True
     if a.isdigit() or b.isdigit() or min(len(a), len(b)) < 4:
@@ -80,7 +89,15 @@ def term_match(a: str, b: str) -> bool:
 
 
 def matched(wanted: Iterable[str], present: Iterable[str]) -> set[str]:
-    """The terms of ``wanted`` that some term of ``present`` matches."""
+    """The terms of ``wanted`` that some term of ``present`` matches.
+
+    Args:
+        wanted: folded terms looked for (a question's, a sentence's).
+        present: folded terms of the text searched.
+
+    Returns:
+        The subset of ``wanted`` found, each up to inflection (:func:`term_match`).
+    """
     pool = set(present)
     out: set[str] = set()
     for term in wanted:
@@ -90,7 +107,15 @@ def matched(wanted: Iterable[str], present: Iterable[str]) -> set[str]:
 
 
 def term_weights(question_terms: list[str], candidates: list[set[str]]) -> dict[str, float]:
-    """Inverse document frequency of each question term over the candidate sentences (rare terms weigh more)."""
+    """Inverse document frequency of each question term over the candidate sentences (rare terms weigh more).
+
+    Args:
+        question_terms: the question's folded terms.
+        candidates: the term sets of the sentences ranked.
+
+    Returns:
+        A weight per question term, above 0.5 (a term every sentence holds still counts).
+    """
     total = max(1, len(candidates))
     weights: dict[str, float] = {}
     for term in question_terms:

@@ -81,6 +81,7 @@ class AnswerResult:
 
 
 def _final(*, text: str, citations: list[Citation], response: Response, query: Query) -> AnswerFinalEvent:
+    """The final ``answer`` event of a stored answer (its status is the Response's)."""
     return {
         "type": "answer", "text": text, "citations": citations, "response_id": response.pk, "query_id": query.pk,
         "status": response.status,
@@ -417,6 +418,10 @@ async def answer_replay(*, user_id: int, text: str) -> Response:
     the stored standalone question), and no Query, Response or guardrail audit row, so nothing reaches the reader's
     history or the API.
 
+    Args:
+        user_id: the user who asked the stored question, as they are now (roles, groups, active).
+        text: the stored question (its standalone form when it had one).
+
     Returns:
         The new answer as an unsaved Response (``pk`` None; its ``query`` unsaved too) with all its provenance.
 
@@ -448,6 +453,15 @@ async def answer_replay(*, user_id: int, text: str) -> Response:
 
 def answer_sync(*, user: Any, text: str, session: ChatSession | None = None, channel: str = "api") -> AnswerResult:
     """Answer without streaming (REST API): the same path and persistence as :func:`answer_stream`.
+
+    Args:
+        user: the signed-in reader.
+        text: the question.
+        session: the chat session the question joins, or None.
+        channel: recorded on the Query (``api``; ``eval`` has no quota).
+
+    Returns:
+        The final answer (``completed``, ``extractive`` or ``no_answer``) with its citations and stored ids.
 
     Raises:
         DocIntelError: the coded error the stream ended with (GuardrailBlocked, RateLimited, ...); its ``detail``
