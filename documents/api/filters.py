@@ -64,6 +64,8 @@ class DocumentFilterSet(django_filters.FilterSet):
     group = AccessGroupFilter(method="filter_group", min_value=1)
 
     class Meta:
+        """The model filtered, the parameters in order, and the strict form."""
+
         model = Document
         fields = ("status", "language", "group")
         form = StrictFilterForm
