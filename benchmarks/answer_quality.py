@@ -115,7 +115,7 @@ class Portal:
             **os.environ,
             "DEBUG": "true", "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "DOCINTEL_READ_DOT_ENV": "0",
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}", "REDIS_URL": "redis://127.0.0.1:6379/13",
-            "DOCINTEL_VAR_DIR": str(workdir), "QDRANT_PATH": str(workdir / "qdrant"),
+            "VAR_DIR": str(workdir), "QDRANT_PATH": str(workdir / "qdrant"),
             "LLM_BASE_URL": f"http://127.0.0.1:{localservers.free_port()}/v1",
             "EMBEDDING_BASE_URL": f"http://127.0.0.1:{localservers.free_port()}/v1",
             "QDRANT_URL": f"http://127.0.0.1:{localservers.free_port()}",

@@ -180,7 +180,7 @@ def run(*, sessions: int, tokens: int, interval_ms: float) -> dict[str, Any]:
     env = {
         "DEBUG": "true",
         "DOCINTEL_READ_DOT_ENV": "0",
-        "DOCINTEL_TESTING": "true",
+        "TESTING": "true",
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "REDIS_URL": "",
         "LOG_LEVEL": "WARNING",

@@ -43,7 +43,7 @@ def main() -> int:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
         "MEDIA_ROOT": str(workdir / "media"),
         "QDRANT_COLLECTION_PREFIX": "corpus",
-        "CELERY_DEFAULT_QUEUE": queue,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
         "LOG_LEVEL": "WARNING",
         "DOCINTEL_READ_DOT_ENV": "0",
     }

@@ -13,6 +13,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+import structlog
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -27,8 +28,40 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file() and os.environ.get("DOCINTEL_READ_DOT_ENV", "1") == "1":
     env.read_env(str(BASE_DIR / ".env"))
 
+# Every setting is read from the environment variable of its own name. Some were read from another name until
+# issue 14 (``OCR_ENGINE`` for ``DOCINTEL_OCR_ENGINE``, ...): an existing .env keeps working, and each old name found
+# is logged once at start-up (``settings_variable_renamed``) with the name to use instead. tests/docintel/
+# test_settings.py holds the rule for every setting, and its short allow-list of exceptions.
+_RENAMED: list[tuple[str, str]] = []  # (old variable, new variable) read at this start-up
+
+
+def _var(name: str, *, old: str | None = None, standard: str | None = None) -> str:
+    """Return the environment variable to read for the setting ``name``.
+
+    ``name`` itself when it is set (or nothing else is). Otherwise ``standard``, another tool's own variable for the
+    same thing, read as a fallback without notice, then ``old``, the deprecated name, recorded in ``_RENAMED`` for a
+    warning once logging is configured.
+
+    Args:
+        name: the setting's name, which is also its variable's.
+        old: the variable this setting was read from before; still honoured, with a deprecation warning.
+        standard: a variable another tool defines for the same value (``TESSDATA_PREFIX``); honoured silently.
+
+    Returns:
+        The name of the variable to pass to ``env``; ``name`` when none of the three is set (the default applies).
+    """
+    if name in os.environ:
+        return name
+    if standard is not None and standard in os.environ:
+        return standard
+    if old is not None and old in os.environ:
+        _RENAMED.append((old, name))
+        return old
+    return name
+
+
 DEBUG: bool = env.bool("DEBUG", default=False)
-TESTING: bool = env.bool("DOCINTEL_TESTING", default=False)
+TESTING: bool = env.bool(_var("TESTING", old="DOCINTEL_TESTING"), default=False)
 
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 - DEBUG only
 
@@ -66,6 +99,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
     "axes",
     "csp",
     "drf_spectacular",
@@ -124,7 +158,7 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------------------------
 # Embedded default: SQLite under var/. Tests and production use PostgreSQL (psycopg 3) with a connection pool.
-VAR_DIR = Path(env.str("DOCINTEL_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = Path(env.str(_var("VAR_DIR", old="DOCINTEL_VAR_DIR"), default=str(BASE_DIR / "var")))
 DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=5)
 DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=20)
 DB_POOL_TIMEOUT: float = env.float("DB_POOL_TIMEOUT", default=10.0)
@@ -176,7 +210,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=1500)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=1800)
-CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_DEFAULT_QUEUE", default="default")
+CELERY_TASK_DEFAULT_QUEUE: str = env.str(
+    _var("CELERY_TASK_DEFAULT_QUEUE", old="CELERY_DEFAULT_QUEUE"), default="default"
+)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -241,44 +277,72 @@ DOCINTEL_MAX_CONTAINER_DEPTH: int = env.int("DOCINTEL_MAX_CONTAINER_DEPTH", defa
 DOCINTEL_MAX_IMAGE_PIXELS: int = env.int("DOCINTEL_MAX_IMAGE_PIXELS", default=90_000_000)
 DOCINTEL_CONVERSION_TIMEOUT: float = env.float("DOCINTEL_CONVERSION_TIMEOUT", default=600.0)
 DOCINTEL_MAX_ATTEMPTS: int = env.int("DOCINTEL_MAX_ATTEMPTS", default=3)
-DOCINTEL_DOCLING_ARTIFACTS_PATH: str | None = env.str("DOCLING_ARTIFACTS_PATH", default=None) or None
-DOCINTEL_OCR_ENGINE: str = env.str("OCR_ENGINE", default="tesseract")
-DOCINTEL_OCR_LANGUAGES: list[str] = env.list("OCR_LANGUAGES", default=["ell", "eng"])
-DOCINTEL_TESSDATA_PATH: str = env.str("TESSDATA_PREFIX", default="/usr/share/tesseract-ocr/5/tessdata")
-DOCINTEL_CHUNK_TOKENS: int = env.int("CHUNK_TOKENS", default=256)
-DOCINTEL_CHUNK_OVERLAP_TOKENS: int = env.int("CHUNK_OVERLAP_TOKENS", default=32)
+# Fallbacks read silently: DOCLING_ARTIFACTS_PATH is Docling's own variable (docling.datamodel.settings, prefix
+# DOCLING_), TESSDATA_PREFIX Tesseract's; an environment set up for either tool keeps working.
+DOCINTEL_DOCLING_ARTIFACTS_PATH: str | None = (
+    env.str(_var("DOCINTEL_DOCLING_ARTIFACTS_PATH", standard="DOCLING_ARTIFACTS_PATH"), default=None) or None
+)
+DOCINTEL_OCR_ENGINE: str = env.str(_var("DOCINTEL_OCR_ENGINE", old="OCR_ENGINE"), default="tesseract")
+DOCINTEL_OCR_LANGUAGES: list[str] = env.list(
+    _var("DOCINTEL_OCR_LANGUAGES", old="OCR_LANGUAGES"), default=["ell", "eng"]
+)
+DOCINTEL_TESSDATA_PATH: str = env.str(
+    _var("DOCINTEL_TESSDATA_PATH", standard="TESSDATA_PREFIX"), default="/usr/share/tesseract-ocr/5/tessdata"
+)
+DOCINTEL_CHUNK_TOKENS: int = env.int(_var("DOCINTEL_CHUNK_TOKENS", old="CHUNK_TOKENS"), default=256)
+DOCINTEL_CHUNK_OVERLAP_TOKENS: int = env.int(
+    _var("DOCINTEL_CHUNK_OVERLAP_TOKENS", old="CHUNK_OVERLAP_TOKENS"), default=32
+)
 # ingestion (issue 6): PDF path auto|standard|heuristic|native; extra OCR engine models; retry backoff base
-DOCINTEL_PDF_PIPELINE: str = env.str("PDF_PIPELINE", default="auto")
-DOCINTEL_OCR_MODELS_PATH: str | None = env.str("OCR_MODELS_PATH", default=None) or None
-DOCINTEL_RETRY_BACKOFF_SECONDS: float = env.float("RETRY_BACKOFF_SECONDS", default=5.0)
+DOCINTEL_PDF_PIPELINE: str = env.str(_var("DOCINTEL_PDF_PIPELINE", old="PDF_PIPELINE"), default="auto")
+DOCINTEL_OCR_MODELS_PATH: str | None = (
+    env.str(_var("DOCINTEL_OCR_MODELS_PATH", old="OCR_MODELS_PATH"), default=None) or None
+)
+DOCINTEL_RETRY_BACKOFF_SECONDS: float = env.float(
+    _var("DOCINTEL_RETRY_BACKOFF_SECONDS", old="RETRY_BACKOFF_SECONDS"), default=5.0
+)
 
 # --- Answering -----------------------------------------------------------------------------------------------------
-DOCINTEL_RETRIEVAL_TOP_K: int = env.int("RETRIEVAL_TOP_K", default=5)
-DOCINTEL_GUARD_MODEL_DIR: str | None = env.str("GUARD_MODEL_DIR", default=None) or None
-DOCINTEL_RETRIEVAL_MODE: str = env.str("RETRIEVAL_MODE", default="hybrid")  # hybrid, dense or keyword
-DOCINTEL_RETRIEVAL_CANDIDATES: int = env.int("RETRIEVAL_CANDIDATES", default=30)  # per search, before fusion
-DOCINTEL_RETRIEVAL_DENSE_WEIGHT: float = env.float("RETRIEVAL_DENSE_WEIGHT", default=0.7)  # keyword: 1 - this
+DOCINTEL_RETRIEVAL_TOP_K: int = env.int(_var("DOCINTEL_RETRIEVAL_TOP_K", old="RETRIEVAL_TOP_K"), default=5)
+DOCINTEL_GUARD_MODEL_DIR: str | None = (
+    env.str(_var("DOCINTEL_GUARD_MODEL_DIR", old="GUARD_MODEL_DIR"), default=None) or None
+)
+# Retrieval mode: hybrid, dense or keyword; candidates per search, before fusion; the dense leg's weight (keyword:
+# 1 - this).
+DOCINTEL_RETRIEVAL_MODE: str = env.str(_var("DOCINTEL_RETRIEVAL_MODE", old="RETRIEVAL_MODE"), default="hybrid")
+DOCINTEL_RETRIEVAL_CANDIDATES: int = env.int(
+    _var("DOCINTEL_RETRIEVAL_CANDIDATES", old="RETRIEVAL_CANDIDATES"), default=30
+)
+DOCINTEL_RETRIEVAL_DENSE_WEIGHT: float = env.float(
+    _var("DOCINTEL_RETRIEVAL_DENSE_WEIGHT", old="RETRIEVAL_DENSE_WEIGHT"), default=0.7
+)
 # Hybrid fusion: "relative" (min-max score fusion of the two legs, in the app), "rrf" or "dbsf" (in the engine, same
 # request). Chosen on the XQuAD dev set (tests/evaluation/test_retrieval_fusion.py).
-DOCINTEL_RETRIEVAL_FUSION: str = env.str("RETRIEVAL_FUSION", default="relative")
+DOCINTEL_RETRIEVAL_FUSION: str = env.str(_var("DOCINTEL_RETRIEVAL_FUSION", old="RETRIEVAL_FUSION"), default="relative")
 # Below this cosine similarity of the best dense hit (and with no keyword hit) the documents "do not say".
-DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE: float = env.float("RETRIEVAL_MIN_DENSE_SCORE", default=0.80)
+DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE: float = env.float(
+    _var("DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE", old="RETRIEVAL_MIN_DENSE_SCORE"), default=0.80
+)
 # Search (search/): the same retrieval, deeper: candidates per leg, results kept (paginated), and the similarity above
 # which a hit without any query word still counts (a hit holding a query word always does).
 SEARCH_CANDIDATES: int = env.int("SEARCH_CANDIDATES", default=100)
 SEARCH_MAX_RESULTS: int = env.int("SEARCH_MAX_RESULTS", default=100)
 SEARCH_MIN_DENSE_SCORE: float = env.float("SEARCH_MIN_DENSE_SCORE", default=DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE)
-DOCINTEL_HISTORY_TURNS: int = env.int("CHAT_HISTORY_TURNS", default=3)
-DOCINTEL_MAX_QUESTION_BYTES: int = env.int("MAX_QUESTION_BYTES", default=4000)
+DOCINTEL_HISTORY_TURNS: int = env.int(_var("DOCINTEL_HISTORY_TURNS", old="CHAT_HISTORY_TURNS"), default=3)
+DOCINTEL_MAX_QUESTION_BYTES: int = env.int(_var("DOCINTEL_MAX_QUESTION_BYTES", old="MAX_QUESTION_BYTES"), default=4000)
 # NeMo Guardrails self-check rails: "input", "output" (both: "input,output"). Off by default: the bundled 135M
 # model judges unreliably; enable with a capable LLM. LLM Guard and DocIntel's own rules always run.
-DOCINTEL_NEMO_RAILS: list[str] = env.list("NEMO_RAILS", default=[])
+DOCINTEL_NEMO_RAILS: list[str] = env.list(_var("DOCINTEL_NEMO_RAILS", old="NEMO_RAILS"), default=[])
 # Question quotas (chat/services/quota.py), enforced where an answer starts, so WebSocket, SSE and the sync API share
 # them: questions per user per minute, answers running at once per user, and how long a slot is held at most (a
 # crashed process frees its slots after this). Counters live in the shared cache (Redis in production).
-DOCINTEL_QUESTIONS_PER_MINUTE: int = env.int("QUESTIONS_PER_MINUTE", default=30)
-DOCINTEL_ANSWERS_CONCURRENT: int = env.int("ANSWERS_CONCURRENT", default=2)
-DOCINTEL_ANSWER_SLOT_SECONDS: int = env.int("ANSWER_SLOT_SECONDS", default=300)
+DOCINTEL_QUESTIONS_PER_MINUTE: int = env.int(
+    _var("DOCINTEL_QUESTIONS_PER_MINUTE", old="QUESTIONS_PER_MINUTE"), default=30
+)
+DOCINTEL_ANSWERS_CONCURRENT: int = env.int(_var("DOCINTEL_ANSWERS_CONCURRENT", old="ANSWERS_CONCURRENT"), default=2)
+DOCINTEL_ANSWER_SLOT_SECONDS: int = env.int(
+    _var("DOCINTEL_ANSWER_SLOT_SECONDS", old="ANSWER_SLOT_SECONDS"), default=300
+)
 
 # --- Evaluation (evaluation/services, issue 5): the RAGAS judge is any OpenAI-compatible server; by default the
 # answering model itself (weak: SmolLM2-135M), a stronger one when configured. Reports go to EVAL_REPORTS_DIR.
@@ -295,12 +359,20 @@ EVAL_DATA_DIR = Path(env.str("EVAL_DATA_DIR", default=str(BASE_DIR.parent / "sha
 
 # --- Chat WebSocket (chat/consumers.py): the server pings every N s; no frame from the client within the timeout
 # after a ping drops the connection (close code 4408).
-DOCINTEL_WS_HEARTBEAT_SECONDS: float = env.float("WS_HEARTBEAT_SECONDS", default=30.0)
-DOCINTEL_WS_HEARTBEAT_TIMEOUT: float = env.float("WS_HEARTBEAT_TIMEOUT", default=10.0)
-DOCINTEL_WS_MAX_QUESTION_CHARS: int = env.int("WS_MAX_QUESTION_CHARS", default=4000)
+DOCINTEL_WS_HEARTBEAT_SECONDS: float = env.float(
+    _var("DOCINTEL_WS_HEARTBEAT_SECONDS", old="WS_HEARTBEAT_SECONDS"), default=30.0
+)
+DOCINTEL_WS_HEARTBEAT_TIMEOUT: float = env.float(
+    _var("DOCINTEL_WS_HEARTBEAT_TIMEOUT", old="WS_HEARTBEAT_TIMEOUT"), default=10.0
+)
+DOCINTEL_WS_MAX_QUESTION_CHARS: int = env.int(
+    _var("DOCINTEL_WS_MAX_QUESTION_CHARS", old="WS_MAX_QUESTION_CHARS"), default=4000
+)
 # ``history`` frames: at most this many exchanges each, and one every N seconds per socket (refused: rate_limited).
-DOCINTEL_WS_HISTORY_ITEMS: int = env.int("WS_HISTORY_ITEMS", default=50)
-DOCINTEL_WS_HISTORY_INTERVAL: float = env.float("WS_HISTORY_INTERVAL", default=1.0)
+DOCINTEL_WS_HISTORY_ITEMS: int = env.int(_var("DOCINTEL_WS_HISTORY_ITEMS", old="WS_HISTORY_ITEMS"), default=50)
+DOCINTEL_WS_HISTORY_INTERVAL: float = env.float(
+    _var("DOCINTEL_WS_HISTORY_INTERVAL", old="WS_HISTORY_INTERVAL"), default=1.0
+)
 
 # --- Auth, passwords -----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -366,11 +438,11 @@ SIMPLE_JWT: dict[str, Any] = {
     "CHECK_REVOKE_TOKEN": True,
 }
 
-# --- Sign-in lockout (django-axes, docintel/auth.py): after LOGIN_FAILURE_LIMIT failed attempts for one email address
-# from one client IP, that pair is refused (429) on the API, the portal and the admin for LOGIN_COOLOFF_MINUTES after
-# its last attempt. A success resets the count.
-AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+# --- Sign-in lockout (django-axes, docintel/auth.py): after AXES_FAILURE_LIMIT failed attempts for one email address
+# from one client IP, that pair is refused (429) on the API, the portal and the admin for AXES_COOLOFF_MINUTES after
+# its last attempt. A success resets the count. (AXES_COOLOFF_TIME is a timedelta: its variable names the unit.)
+AXES_FAILURE_LIMIT: int = env.int(_var("AXES_FAILURE_LIMIT", old="LOGIN_FAILURE_LIMIT"), default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int(_var("AXES_COOLOFF_MINUTES", old="LOGIN_COOLOFF_MINUTES"), default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "docintel.auth.login_username"
@@ -426,3 +498,6 @@ LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOG_JSON: bool = env.bool("LOG_JSON", default=not DEBUG)
 LOGGING_CONFIG = None
 configure_logging(json_output=LOG_JSON, level=LOG_LEVEL)
+for _old, _new in _RENAMED:
+    # one line per old name: "settings_variable_renamed old=OCR_ENGINE new=DOCINTEL_OCR_ENGINE"
+    structlog.get_logger("docintel.settings").warning("settings_variable_renamed", old=_old, new=_new)

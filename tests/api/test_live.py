@@ -51,8 +51,8 @@ def live(settings, llm_url, embedding_url, qdrant_url, server_logs, librarian, r
         "QDRANT_COLLECTION_PREFIX": settings.QDRANT_COLLECTION_PREFIX,
         "LLM_MAX_TOKENS": "24",
         "LLM_TEMPERATURE": "0",
-        "QUESTIONS_PER_MINUTE": "100000",  # the fuzzer should reach the answering path, not the quota
-        "ANSWERS_CONCURRENT": "1000",
+        "DOCINTEL_QUESTIONS_PER_MINUTE": "100000",  # the fuzzer should reach the answering path, not the quota
+        "DOCINTEL_ANSWERS_CONCURRENT": "1000",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     port = localservers.free_port()

@@ -55,7 +55,7 @@ def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdra
     env = {
         "MEDIA_ROOT": media,
         "DEBUG": "true",
-        "DOCINTEL_TESTING": "true",
+        "TESTING": "true",
         "DOCINTEL_READ_DOT_ENV": "0",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
         "DB_POOL_MIN_SIZE": "1",
@@ -67,9 +67,9 @@ def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdra
         "QDRANT_COLLECTION_PREFIX": prefix,
         "LLM_MAX_TOKENS": "120",
         "LLM_TEMPERATURE": "0",
-        "NEMO_RAILS": "",
-        "WS_HEARTBEAT_SECONDS": "1",
-        "WS_HEARTBEAT_TIMEOUT": "1",
+        "DOCINTEL_NEMO_RAILS": "",
+        "DOCINTEL_WS_HEARTBEAT_SECONDS": "1",
+        "DOCINTEL_WS_HEARTBEAT_TIMEOUT": "1",
         "LOG_LEVEL": "INFO",
     }
     proc = localservers.daphne_server(port=port, env=env, log_dir=server_logs).start(timeout=60)

@@ -54,7 +54,7 @@ def ingest_portal(django_db_setup, django_db_blocker, embedding_url, qdrant_url,
     worker = localservers.celery_worker(env=env, log_dir=server_logs, queues=queue, name="admin-e2e-worker")
     worker.start(timeout=120)
     port = localservers.free_port()
-    daphne = localservers.daphne_server(port=port, env={**env, "DOCINTEL_TESTING": "true"}, log_dir=server_logs)
+    daphne = localservers.daphne_server(port=port, env={**env, "TESTING": "true"}, log_dir=server_logs)
     daphne.start(timeout=60)
     yield f"http://127.0.0.1:{port}"
     daphne.stop()

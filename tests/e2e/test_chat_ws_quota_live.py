@@ -1,9 +1,9 @@
 """Issue 13, row 1 under load: 50 WebSocket clients of one user at once against a real Daphne (loopback only).
 
-The quota holds: at most ``ANSWERS_CONCURRENT`` answers run (the model server never sees more streams at once), every
-other question is refused ``rate_limited`` with ``retry_after``, and nothing is stored for a refusal. The model is
-the scripted local server of ``tests/chat/test_answer_hardening.py`` (slow on purpose, so the answers overlap);
-embeddings, vector store, PostgreSQL, Redis and Daphne are real. Bounded: one question per client, seconds.
+The quota holds: at most ``DOCINTEL_ANSWERS_CONCURRENT`` answers run (the model server never sees more streams at
+once), every other question is refused ``rate_limited`` with ``retry_after``, and nothing is stored for a refusal.
+The model is the scripted local server of ``tests/chat/test_answer_hardening.py`` (slow on purpose, so the answers
+overlap); embeddings, vector store, PostgreSQL, Redis and Daphne are real. Bounded: one question per client, seconds.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def quota_daphne(django_db_setup, django_db_blocker, scripted_llm, embedding_url
     prefix = f"wq{uuid.uuid4().hex[:10]}"
     env = {
         "DEBUG": "true",
-        "DOCINTEL_TESTING": "true",
+        "TESTING": "true",
         "DOCINTEL_READ_DOT_ENV": "0",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
         "DB_POOL_MIN_SIZE": "1",
@@ -68,10 +68,10 @@ def quota_daphne(django_db_setup, django_db_blocker, scripted_llm, embedding_url
         "EMBEDDING_BASE_URL": embedding_url,
         "QDRANT_URL": qdrant_url,
         "QDRANT_COLLECTION_PREFIX": prefix,
-        "NEMO_RAILS": "",
+        "DOCINTEL_NEMO_RAILS": "",
         "ANSWER_FIRST_TOKEN_TARGET": "10",
-        "ANSWERS_CONCURRENT": str(CONCURRENT),
-        "QUESTIONS_PER_MINUTE": "1000",  # the concurrency limit is under test here; the rate has its own test
+        "DOCINTEL_ANSWERS_CONCURRENT": str(CONCURRENT),
+        "DOCINTEL_QUESTIONS_PER_MINUTE": "1000",  # the concurrency limit is under test here; the rate has its own test
         "LOG_LEVEL": "INFO",
     }
     proc = localservers.daphne_server(port=port, env=env, log_dir=server_logs).start(timeout=120)
