@@ -113,7 +113,16 @@ def ingest_document(self: Task[Any, Any], document_id: int) -> str:
 
 @ingestion_task()
 def process_ocr(self: Task[Any, Any], document_id: int, engine: str = "tesseract") -> str:
-    """OCR the pages without a text layer (or an image); then embeddings."""
+    """OCR the pages without a text layer (or an image); then embeddings.
+
+    Args:
+        self: The bound task (its request counts the retries).
+        document_id: The document waiting for OCR.
+        engine: The OCR engine this worker's queue was chosen for (``documents.services.ocr.ocr_route``).
+
+    Returns:
+        The next step enqueued (``embed``), or ``none``.
+    """
     step = _run(self, ingest.document_ocr, document_id, engine=engine)
     _enqueue_next(document_id, step)
     return step
