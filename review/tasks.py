@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from celery import Task, shared_task
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from docintel.errors import TransientError
-from documents.tasks import retry_countdown
+from documents.tasks import ingestion_task
 from review.services.replay import REPLAY_SOFT_TIME_LIMIT, REPLAY_TIME_LIMIT, replay_execute, replay_fail
 
 log = structlog.get_logger(__name__)
@@ -17,12 +17,12 @@ log = structlog.get_logger(__name__)
 MAX_RETRIES = 2  # 3 attempts in all
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
+# The ingestion tasks' definition (acks_late, reject_on_worker_lost, Celery's backoff with full jitter) with the
+# replay's time limits; only a TransientError is retried (autoretry_for), as before.
+@ingestion_task(
     soft_time_limit=REPLAY_SOFT_TIME_LIMIT,
     time_limit=REPLAY_TIME_LIMIT,
+    autoretry_for=(TransientError,),
     max_retries=MAX_RETRIES,
 )
 def replay_run(self: Task[Any, Any], replay_id: int) -> str:
@@ -45,8 +45,6 @@ def replay_run(self: Task[Any, Any], replay_id: int) -> str:
     final = self.request.retries >= MAX_RETRIES
     try:
         replay = replay_execute(replay_id=replay_id, final_attempt=final)
-    except TransientError as exc:
-        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
     except SoftTimeLimitExceeded:
         replay_fail(
             replay_id=replay_id, code="timeout", message=f"The replay took longer than {REPLAY_SOFT_TIME_LIMIT} s."

@@ -60,9 +60,22 @@ class ChunkDraft:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def embedding_text(self) -> str:
-        """What is embedded: the heading path gives the passage its context."""
-        heading = " › ".join(self.heading_path)
-        return f"{heading}\n{self.text}" if heading else self.text
+        """What is embedded: the heading path gives the passage its context (see :func:`embedding_text`)."""
+        return embedding_text(self.heading_path, self.text)
+
+
+def embedding_text(heading_path: list[str], text: str) -> str:
+    """What is embedded (dense) and keyword-encoded (sparse) for a chunk: its heading path, then its text.
+
+    Args:
+        heading_path: The chunk's headings, outermost first (joined with `` › ``, as ``Chunk.heading`` shows them).
+        text: The chunk's text.
+
+    Returns:
+        The heading path, a line break and the text; the text alone when the chunk has no heading.
+    """
+    heading = " › ".join(str(h) for h in heading_path)
+    return f"{heading}\n{text}" if heading else text
 
 
 def _tokenizer(max_tokens: int) -> Any:

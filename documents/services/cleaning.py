@@ -52,7 +52,15 @@ class CleanReport:
     hyphens_joined: int = 0
 
     def page_furniture(self, first: int | None, last: int | None) -> dict[str, list[str]]:
-        """The headers and footers of pages ``first``..``last`` (distinct, in order)."""
+        """The headers and footers of pages ``first``..``last`` (distinct, in order).
+
+        Args:
+            first: The first page (``None``: no pages, nothing returned).
+            last: The last page (``None``: ``first`` alone).
+
+        Returns:
+            ``{"header": [...], "footer": [...]}`` with the kinds found on those pages only.
+        """
         out: dict[str, list[str]] = {}
         if first is None:
             return out

@@ -3,6 +3,11 @@
 Each step claims its work with a conditional UPDATE (status, stage and an attempt counter), so a redelivered or
 re-run task either resumes the same step or stops; chunks and points have deterministic ids, so a re-run replaces,
 never appends. Progress is stored on the row and published to the admin's live list.
+
+The work of a claimed step is a Haystack pipeline (:mod:`documents.pipelines`): convert → clean → chunk → scan for
+``document_ingest`` and ``document_ocr``, embed → build points → write for ``document_embed``. What surrounds a run
+stays here: the claim, the file checks, the chunks' transaction, the progress, the re-syncs after the write and the
+completion (or version switch).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from django.utils import timezone
 from docintel.errors import DocumentRejected, VectorStoreUnavailable
 from documents.events import publish_progress
 from documents.models import Chunk, Document
-from documents.services.chunking import ChunkDraft, chunks_build, detect_language
+from documents.services.chunking import ChunkDraft, detect_language, embedding_text
 from documents.services.validation import ARCHIVE_TYPES, IMAGE_TYPES, PDF, ZIP, file_sniff, ooxml_check_sizes
 
 if TYPE_CHECKING:
+    from documents.services.cleaning import CleanReport
+    from documents.services.parsing import Conversion
     from documents.services.vectorstore import PointData
 
 log = structlog.get_logger(__name__)
@@ -71,6 +78,12 @@ def document_claim(*, document_id: int, stages: tuple[str, ...], stage: str, pro
     A document already processing in one of ``stages`` (a redelivered task after a crash) is claimed again, which
     counts an attempt; past ``DOCINTEL_MAX_ATTEMPTS`` it is failed (a poison document is not retried forever).
 
+    Args:
+        document_id: The document.
+        stages: The stages in which the step may take it (its own, and the one before it hands over from).
+        stage: The stage it is moved to.
+        progress: The progress shown once claimed (percent).
+
     Returns:
         The claimed document, or ``None`` when there is nothing to do.
     """
@@ -94,7 +107,13 @@ def document_claim(*, document_id: int, stages: tuple[str, ...], stage: str, pro
 
 
 def document_fail(*, document_id: int, code: str, message: str) -> None:
-    """Mark a document failed with an error code (terminal) and publish it."""
+    """Mark a document failed with an error code (terminal) and publish it.
+
+    Args:
+        document_id: The document (nothing happens when it is gone or being deleted).
+        code: The error code shown to the librarian (``DocumentRejected.code``, ``timeout``, ...).
+        message: What went wrong, in words.
+    """
     document = Document.objects.filter(pk=document_id, deleted_at__isnull=True).first()
     if document is None:
         return
@@ -140,16 +159,18 @@ def _check_file(document: Document, path: Path) -> Any:
     return Inspection(page_count=None)
 
 
-def _chunks_replace(document: Document, drafts: list[ChunkDraft]) -> int:
+def _chunks_replace(document: Document, drafts: list[ChunkDraft], flags: list[tuple[bool, str]] | None = None) -> int:
     """Replace the document's chunks (delete + insert in one transaction; ordinals give stable vector ids).
 
-    Each chunk's text, headings and the document's title are scanned for injected instructions: a flagged chunk is
-    quarantined (held out of retrieval) until a librarian releases it (``documents.services.quarantine``). A release
-    survives a re-ingest of the same text at the same place.
+    Each chunk's text, headings and the document's title are scanned for injected instructions (the pipeline's
+    ``InjectionScanner`` passes its ``flags``; without them they are computed here): a flagged chunk is quarantined
+    (held out of retrieval) until a librarian releases it (``documents.services.quarantine``). A release survives a
+    re-ingest of the same text at the same place.
     """
-    from documents.services.quarantine import chunks_flag  # loads the guard rules lazily
+    if flags is None:
+        from documents.services.quarantine import chunks_flag  # loads the guard rules lazily
 
-    flags = chunks_flag(document=document, drafts=drafts)
+        flags = chunks_flag(document=document, drafts=drafts)
     rows = [
         Chunk(
             document=document,
@@ -190,22 +211,46 @@ def _language_of(drafts: list[ChunkDraft]) -> str:
     return detect_language(" ".join(d.text for d in drafts[:50]))
 
 
-def _save_conversion(document: Document, conversion: Any, *, ocr_pages: list[int] | None = None) -> None:
-    from documents.services.cleaning import document_clean  # docling-core, worker only
+class _Converted:
+    """What the conversion pipeline made of a file: the row read again, the conversion, the chunks and their flags."""
 
-    _advance(document.pk, stage=Stage.CHUNKING, progress=45)
-    paged = conversion.parser.startswith(("docling-standard", "docling-heuristic", "docling-native"))
-    cleaned = document_clean(conversion.document, furniture=paged)
-    drafts = chunks_build(conversion.document)
-    if not drafts:
-        raise DocumentRejected(
-            "No text was found in the document (an empty file, or a scan OCR could not read).", code="empty_document"
-        )
-    for draft in drafts:  # running headers/footers of the chunk's pages: metadata, never chunk text
-        furniture = cleaned.page_furniture(draft.page_start, draft.page_end)
-        if furniture:
-            draft.meta["page_furniture"] = furniture
-    count = _chunks_replace(document, drafts)
+    def __init__(self, outputs: dict[str, Any]) -> None:
+        self.document: Document = outputs["splitter"]["document"]
+        self.conversion: Conversion = outputs["cleaner"]["conversion"]
+        self.report: CleanReport = outputs["cleaner"]["report"]
+        self.drafts: list[ChunkDraft] = outputs["scanner"]["drafts"]
+        self.flags: list[tuple[bool, str]] = outputs["scanner"]["flags"]
+
+
+def _convert(document: Document, path: Path, *, ocr: bool = False, engine: str = "tesseract") -> _Converted:
+    """Run the conversion pipeline (convert → children → clean → chunk → scan) on a claimed document's file.
+
+    Raises:
+        DocumentRejected: the file cannot be converted or holds no text (terminal).
+    """
+    from documents.pipelines import conversion_pipeline, pipeline_run
+
+    document_id = document.pk
+
+    def chunking_started() -> None:
+        _advance(document_id, stage=Stage.CHUNKING, progress=45)
+
+    outputs = pipeline_run(
+        conversion_pipeline(),
+        {
+            "converter": {"path": path, "mime_type": document.mime_type, "ocr": ocr, "engine": engine},
+            "splitter": {"document": document},
+            "cleaner": {"progress_callback": chunking_started},
+        },
+        include_outputs_from={"splitter", "cleaner"},
+    )
+    return _Converted(outputs)
+
+
+def _save_conversion(converted: _Converted, *, ocr_pages: list[int] | None = None) -> None:
+    """Store a conversion's chunks and what it found; hand the document over to the embedding step."""
+    document, conversion, cleaned, drafts = converted.document, converted.conversion, converted.report, converted.drafts
+    count = _chunks_replace(document, drafts, converted.flags)
     info = dict(document.ingest_info or {})
     info.update(conversion.info)
     info.update(
@@ -239,8 +284,6 @@ def document_ingest(*, document_id: int) -> NextStep:
     Raises:
         DocumentRejected: the file cannot be ingested (terminal; the task marks the document failed).
     """
-    from documents.services.parsing import document_convert  # Docling, worker only
-
     document = document_claim(
         document_id=document_id, stages=(Stage.UPLOADED, Stage.PARSING), stage=Stage.PARSING, progress=5
     )
@@ -256,14 +299,7 @@ def document_ingest(*, document_id: int) -> NextStep:
         return NextStep.OCR
     if document.mime_type == ZIP:
         return _archive_unpack(document, path)
-    conversion = document_convert(path=path, mime_type=document.mime_type)
-    document.refresh_from_db()
-    if conversion.attachments:
-        from documents.services.children import children_create
-
-        attachments = children_create(document=document, members=conversion.attachments)
-        conversion.info["attachments"] = attachments
-    _save_conversion(document, conversion)
+    _save_conversion(_convert(document, path))
     return NextStep.EMBED
 
 
@@ -304,12 +340,19 @@ def _archive_unpack(document: Document, path: Path) -> NextStep:
 def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
     """Step 2 (scans and images): convert with OCR, keep per-page confidence, chunk.
 
+    Args:
+        document_id: The document waiting for OCR.
+        engine: The requested engine; another one is used when it cannot read the document's language
+            (``documents.services.ocr.ocr_engine_for``), recorded in ``ingest_info``.
+
+    Returns:
+        ``NextStep.EMBED``, or ``NextStep.NONE`` when there was nothing to claim.
+
     Raises:
         OcrEngineUnavailable: the engine or its models are missing here (checked before any work).
         DocumentRejected: the file cannot be read.
     """
     from documents.services.ocr import EASYOCR, ocr_engine_check, ocr_engine_for, scan_language_probe
-    from documents.services.parsing import document_convert
 
     document = document_claim(document_id=document_id, stages=(Stage.OCR,), stage=Stage.OCR, progress=25)
     if document is None:
@@ -323,8 +366,8 @@ def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
     if used != engine:
         ocr_engine_check(used)
         log.info("ocr_engine_substituted", document_id=document_id, requested=engine, used=used, language=language)
-    conversion = document_convert(path=path, mime_type=document.mime_type, ocr=True, engine=used)
-    document.refresh_from_db()
+    converted = _convert(document, path, ocr=True, engine=used)
+    document = converted.document  # read again after the conversion
     pages = list((document.ingest_info or {}).get("pages_without_text") or [])
     info = dict(document.ingest_info or {})
     info["ocr_engine"] = used
@@ -334,7 +377,7 @@ def document_ocr(*, document_id: int, engine: str = "tesseract") -> NextStep:
     else:
         info.pop("ocr_note", None)
     document.ingest_info = info
-    _save_conversion(document, conversion, ocr_pages=pages)
+    _save_conversion(converted, ocr_pages=pages)
     return NextStep.EMBED
 
 
@@ -347,8 +390,8 @@ def document_embed(*, document_id: int) -> NextStep:
     Raises:
         EmbeddingUnavailable, VectorStoreUnavailable: transient; the task retries.
     """
-    from documents.services.embeddings import embed_passages
-    from documents.services.vectorstore import points_replace, points_set_access
+    from documents.pipelines import indexing_pipeline, pipeline_run
+    from documents.services.vectorstore import points_set_access
 
     document = document_claim(
         document_id=document_id, stages=(Stage.EMBEDDING, Stage.INDEXING), stage=Stage.EMBEDDING, progress=60
@@ -358,18 +401,22 @@ def document_embed(*, document_id: int) -> NextStep:
     chunks = list(Chunk.objects.filter(document=document).order_by("ordinal"))
     if not chunks:
         raise DocumentRejected("The document has no chunks to index.", code="empty_document")
-    batch = settings.EMBEDDING_BATCH_SIZE
-    vectors: list[list[float]] = []
-    for start in range(0, len(chunks), batch):
-        part = chunks[start : start + batch]
-        vectors.extend(embed_passages([_embedding_text(c) for c in part]))
-        _advance(document_id, stage=Stage.EMBEDDING, progress=60 + int(30 * (start + len(part)) / len(chunks)))
-    _advance(document_id, stage=Stage.INDEXING, progress=92)
-    groups = sorted(document.access_groups.values_list("id", flat=True))
-    points = chunk_points(document=document, chunks=chunks, vectors=vectors, access_group_ids=groups)
-    stored = points_replace(document_id=document.pk, points=points)
-    if stored != len(chunks):
-        raise VectorStoreUnavailable(f"The vector store holds {stored} points for {len(chunks)} chunks.")
+
+    def embedded(done: int, total: int) -> None:
+        _advance(document_id, stage=Stage.EMBEDDING, progress=60 + int(30 * done / total))
+        if done == total:
+            _advance(document_id, stage=Stage.INDEXING, progress=92)
+
+    outputs = pipeline_run(
+        indexing_pipeline(),
+        {
+            "embedder": {"chunks": chunks, "progress_callback": embedded},
+            "points": {"document": document, "chunks": chunks},
+            "writer": {"document_id": document.pk},
+        },
+        include_outputs_from={"points"},
+    )
+    groups = outputs["points"]["access_group_ids"]  # read once the chunks were embedded
     # The groups may have changed while the chunks were embedded, and their sync task may have run before these
     # points were written: read them again and correct the payload (a later change enqueues its own sync).
     current = sorted(document.access_groups.values_list("id", flat=True))
@@ -400,7 +447,7 @@ def chunk_points(
     Args:
         document: the chunks' document (its version state decides ``staged``).
         chunks: the chunks, in the order of ``vectors``.
-        vectors: their dense embeddings (of ``_embedding_text``: heading path + text).
+        vectors: their dense embeddings (of :func:`~documents.services.chunking.embedding_text`: heading path + text).
         access_group_ids: the document's access groups, sorted (the reader filter inside Qdrant).
 
     Returns:
@@ -412,7 +459,7 @@ def chunk_points(
     staged = not document.is_current  # a new or restored version: out of search until the switch (services.versions)
     points = []
     for chunk, dense in zip(chunks, vectors, strict=True):
-        indices, values = sparse_encode(_embedding_text(chunk))
+        indices, values = sparse_encode(embedding_text(chunk.heading_path, chunk.text))
         points.append(
             PointData(
                 id=str(chunk.vector_id),
@@ -449,11 +496,6 @@ def _quarantine_resync(chunks: list[Chunk]) -> None:
         if ids:
             points_set_quarantine(point_ids=ids, quarantined=value)
             log.info("chunk_quarantine_resynced", document_id=chunks[0].document_id, points=len(ids), quarantined=value)
-
-
-def _embedding_text(chunk: Chunk) -> str:
-    heading = chunk.heading
-    return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
 def document_delete_cascade(*, document_id: int) -> bool:

@@ -64,6 +64,7 @@ class Inspection:
 
     @property
     def needs_ocr(self) -> bool:
+        """Whether some page shows only an image (a scan), so the OCR step converts the file instead."""
         return bool(self.pages_without_text)
 
 
@@ -78,6 +79,14 @@ class Conversion:
     ocr_confidence: dict[int, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # format details for ingest_info (encoding, e-mail headers)
     attachments: list[Any] = field(default_factory=list)  # e-mail attachments (formats.Member), become children
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Conversion:
+        """The conversion itself: Haystack deep-copies a component's inputs, and a conversion is handed on, not copied.
+
+        Its Docling document can hold thousands of items, and the ingestion pipeline's cleaner changes it in place
+        for the chunker (``documents.pipelines.conversion_pipeline``).
+        """
+        return self
 
 
 def pdf_inspect(path: Path) -> Inspection:

@@ -377,7 +377,6 @@ def test_a_store_failure_at_the_switch_leaves_the_old_version_current_and_a_retr
         real(**kwargs)
 
     monkeypatch.setattr(vectorstore, "points_set_staged", flaky)
-    monkeypatch.setattr(tasks, "retry_countdown", lambda retries: 0)
     v2 = _new_version(v1, new_text, "dam-2026.txt", librarian)
     v2.refresh_from_db()
     v1.refresh_from_db()
