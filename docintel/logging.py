@@ -67,6 +67,8 @@ def configure_logging(*, json_output: bool, level: str = "INFO") -> None:
                 "httpcore": {"level": "WARNING"},
                 "daphne": {"level": "INFO"},
                 "celery": {"level": "INFO"},
+                # "Running component ..." for every component of every pipeline run: our services log the event.
+                "haystack": {"level": "WARNING"},
             },
         }
     )

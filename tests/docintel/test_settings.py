@@ -87,13 +87,15 @@ def test_a_haystack_log_line_is_printed_once():
 
     code = (
         "import os, logging; os.environ['DJANGO_SETTINGS_MODULE'] = 'docintel.settings'; import django; "
-        "django.setup(); import haystack; logging.getLogger('haystack.core').warning('ONE-LINE-%s', 'Ελληνικά')"
+        "django.setup(); import haystack; logging.getLogger('haystack.core').warning('ONE-LINE-%s', 'Ελληνικά'); "
+        "logging.getLogger('haystack.core.pipeline.pipeline').info('Running component NOISE')"
     )
-    env = {k: v for k, v in os.environ.items() if k != "HAYSTACK_LOGGING_IGNORE_STRUCTLOG"}
+    env = {k: v for k, v in os.environ.items() if k != "HAYSTACK_LOGGING_IGNORE_STRUCTLOG"} | {"LOG_LEVEL": "INFO"}
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=True, env=env
     )
     assert (out.stdout + out.stderr).count("ONE-LINE-Ελληνικά") == 1, out.stderr
+    assert "NOISE" not in out.stdout + out.stderr  # a pipeline's per-component INFO lines are not events of ours
 
 
 # --- Every setting is read from the variable of its own name (issue 14) ---------------------------------------------
