@@ -105,13 +105,20 @@ class HybridQdrantRetriever:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
+        """The running loop's ``AsyncQdrantClient``, its connections kept alive (``client_limits``)."""
         from qdrant_client import AsyncQdrantClient
+
+        from documents.services.vectorstore import client_limits
 
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
             client = AsyncQdrantClient(
-                url=self.url, api_key=self.api_key, timeout=int(self.timeout), check_compatibility=False
+                url=self.url,
+                api_key=self.api_key,
+                timeout=int(self.timeout),
+                check_compatibility=False,
+                limits=client_limits(),
             )
             self._clients[loop] = client
         return client
