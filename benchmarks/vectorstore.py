@@ -79,6 +79,7 @@ class Data:
         self.q_groups = [rng.choice(GROUPS, size=2, replace=False).tolist() for _ in range(queries)]
 
     def payload(self, i: int) -> dict[str, Any]:
+        """Point ``i``'s payload: its document (100 points a document), its one access group, its chunk id."""
         return {"document_id": i // 100, "access_group_ids": [int(self.groups[i])], "chunk_id": i}
 
 
@@ -98,6 +99,7 @@ class Exact:
                 self.postings.setdefault(t, []).append((i, v))
 
     def dense_top(self, q: int, k: int) -> list[int]:
+        """The exact filtered dense top-``k`` of query ``q`` (cosine on unit vectors: a dot product)."""
         mask = np.isin(self.data.groups, self.data.q_groups[q])
         idx = np.flatnonzero(mask)
         scores = self.data.dense[idx] @ self.data.q_dense[q]
@@ -105,6 +107,7 @@ class Exact:
         return [int(i) for i in idx[top]]
 
     def sparse_top(self, q: int, k: int) -> list[int]:
+        """The exact filtered sparse top-``k`` of query ``q`` (dot product with IDF, as Qdrant's modifier)."""
         allowed = set(self.data.q_groups[q])
         scores: dict[int, float] = {}
         for t, qv in zip(*self.data.q_sparse[q], strict=True):
@@ -114,6 +117,7 @@ class Exact:
         return [i for i, _ in sorted(scores.items(), key=lambda x: -x[1])[:k]]
 
     def hybrid_top(self, q: int, k: int) -> list[int]:
+        """RRF (k=2, Qdrant's default) of the exact dense and sparse top-30: the hybrid ground truth."""
         fused: dict[int, float] = {}
         for ranking in (self.dense_top(q, CANDIDATES), self.sparse_top(q, CANDIDATES)):
             for rank, i in enumerate(ranking):
@@ -443,6 +447,7 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
 
 
 def bench_exact(data: Data, queries: int) -> dict[str, Any]:
+    """The exact numpy scan's latency and results (the ground truth of recall)."""
     exact = Exact(data)
     out = _time_queries(
         {"dense": lambda q: exact.dense_top(q, 10), "hybrid": lambda q: exact.hybrid_top(q, 10)}, queries
@@ -452,6 +457,7 @@ def bench_exact(data: Data, queries: int) -> dict[str, Any]:
 
 
 def run(n: int, queries: int) -> list[str]:
+    """Every backend on ``n`` points, one after the other on the same data; the table's rows."""
     data = Data(n, queries)
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-vs-{n}-"))
     try:
@@ -521,6 +527,7 @@ def run(n: int, queries: int) -> list[str]:
 
 
 def main() -> int:
+    """``python -m benchmarks.vectorstore``: print the table for each ``--points``."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)

@@ -170,6 +170,16 @@ class HTTPServer:
         open_paths: frozenset[str],
         max_body: int,
     ) -> None:
+        """Bind the listening socket (threads start with :meth:`start`).
+
+        Args:
+            host: the address to bind (``127.0.0.1`` for the embedded store).
+            port: the port; 0 picks a free one (see :attr:`port`).
+            handler: answers one authorised request.
+            authorize: whether a request may be served (the API key check).
+            open_paths: paths served without asking ``authorize`` (health probes).
+            max_body: the largest body accepted (413 beyond).
+        """
         self.handler = handler
         self.authorize = authorize
         self.open_paths = open_paths
@@ -184,9 +194,11 @@ class HTTPServer:
 
     @property
     def port(self) -> int:
+        """The port the server listens on."""
         return int(self.sock.getsockname()[1])
 
     def start(self) -> None:
+        """Start the idle acceptor threads; more start while every one is busy (up to the connection cap)."""
         for _ in range(IDLE_ACCEPTORS):
             self._spawn()
 
@@ -196,6 +208,7 @@ class HTTPServer:
         threading.Thread(target=self._accept_loop, name="vectorstore-http", daemon=True).start()
 
     def shutdown(self) -> None:
+        """Stop accepting and close the listening socket; connections being served finish their request."""
         self.stopping.set()
         with contextlib.suppress(OSError):  # already closed
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked in accept()

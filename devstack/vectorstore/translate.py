@@ -35,6 +35,12 @@ class StoreError(Exception):
     """A request the store refuses: rendered as Qdrant's error envelope with ``status``."""
 
     def __init__(self, status: int, message: str) -> None:
+        """Record the HTTP status and the message of Qdrant's error envelope.
+
+        Args:
+            status: the HTTP status (4xx, or 5xx for the store's own failures).
+            message: the envelope's ``status.error``.
+        """
         super().__init__(message)
         self.status = status
         self.message = message

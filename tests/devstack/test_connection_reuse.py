@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -162,9 +162,10 @@ def test_points_batch_upserts_exactly_the_points_over_one_kept_alive_connection(
             for p in points:
                 record = got[p.id]
                 assert record.payload == p.payload  # Greek and English text unchanged
-                assert record.vector["dense"] == pytest.approx(_unit(p.dense), abs=1e-6)  # cosine: stored normalised
-                assert record.vector["sparse"].indices == p.sparse_indices
-                assert record.vector["sparse"].values == p.sparse_values
+                vectors = cast(dict[str, Any], record.vector)
+                assert vectors["dense"] == pytest.approx(_unit(p.dense), abs=1e-6)  # cosine: stored normalised
+                assert vectors["sparse"].indices == p.sparse_indices
+                assert vectors["sparse"].values == p.sparse_values
             assert client.count(name, exact=True).count == 2
             assert server.accepted == 1  # collection, indexes, upsert, delete, counts, retrieve: one connection
     finally:
