@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 import weakref
 from dataclasses import dataclass
@@ -47,9 +48,16 @@ def _shape(kind: str) -> EmbeddingRequestShape:
     return EmbeddingRequestShape(model=model, prefix="")
 
 
-@functools.cache
 def _client(timeout: float) -> httpx.Client:
-    """The process's client for the embedding service (thread-safe; idle connections are kept for reuse)."""
+    """The process's client for the embedding service (thread-safe; idle connections are kept for reuse).
+
+    Keyed by the process id too: a forked child (Celery's prefork pool) makes its own, never using its parent's sockets.
+    """
+    return _process_client(timeout, os.getpid())
+
+
+@functools.cache
+def _process_client(timeout: float, pid: int) -> httpx.Client:
     return httpx.Client(timeout=timeout)
 
 

@@ -8,6 +8,7 @@ migration of an old local-mode store.
 from __future__ import annotations
 
 import functools
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -87,13 +88,14 @@ def qdrant_client() -> QdrantClient:
     """The process's client for ``QDRANT_URL`` (never local mode: one process owns the local store).
 
     One client per URL, key and timeout, kept: a new one costs about 20 ms (httpx builds a TLS context), and its
-    connections are kept alive (:func:`client_limits`). QdrantClient's REST transport is safe to share between threads.
+    connections are kept alive (:func:`client_limits`). QdrantClient's REST transport is safe to share between threads;
+    a forked child (Celery's prefork pool) makes its own, never using its parent's sockets.
     """
-    return _client(str(settings.QDRANT_URL), settings.QDRANT_API_KEY or None, int(settings.QDRANT_TIMEOUT))
+    return _client(str(settings.QDRANT_URL), settings.QDRANT_API_KEY or None, int(settings.QDRANT_TIMEOUT), os.getpid())
 
 
 @functools.cache
-def _client(url: str, api_key: str | None, timeout: int) -> QdrantClient:
+def _client(url: str, api_key: str | None, timeout: int, pid: int) -> QdrantClient:
     from qdrant_client import QdrantClient  # heavy, worker only
 
     return QdrantClient(url=url, api_key=api_key, timeout=timeout, check_compatibility=False, limits=client_limits())
