@@ -198,6 +198,7 @@ def _upsert(client: Any, name: str, points: list[Any], *, writers: int, way: str
             spent["build"] += t1 - t0
             spent["request"] += time.perf_counter() - t1
 
+    build(points[:1])  # warm-up: the first call builds pydantic's serialisers
     started = time.perf_counter()
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(write, [starts[w::writers] for w in range(writers)]))
@@ -570,6 +571,12 @@ def main() -> int:
     os.environ.setdefault("DOCINTEL_READ_DOT_ENV", "0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(REPO))  # no django.setup(): neither the store nor Edge needs Django
+    import logging
+
+    import structlog
+
+    # the store's code runs in this process too (upsert_split): its info lines would break the table
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     header = [
         "| points | search | backend | p50 ms | p95 ms | recall@10 vs exact | upsert points/s | RSS MB | start-up |",
         "|---|---|---|---|---|---|---|---|---|",
