@@ -43,6 +43,7 @@ from devstack.vectorstore import (
     scored_out,
 )
 from devstack.vectorstore.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
+from devstack.vectorstore.rest_models import light_rest_models, rest_models_warm_up
 
 log = structlog.get_logger(__name__)
 
@@ -526,36 +527,6 @@ def _http_handler(app: VectorStoreApp) -> Callable[[Request], Answer]:
     return answer
 
 
-def _warm_up() -> None:
-    """Import qdrant-client's models after the port is open: the first requests that need them wait less."""
-    from qdrant_client.http import models  # noqa: F401
-
-
-def _light_rest_models() -> None:
-    """Let ``qdrant_client.http.models`` load without the rest of qdrant-client (only in the store's own process).
-
-    The store validates request bodies with qdrant-client's REST models, a module that needs only pydantic; importing
-    it the usual way runs the package's ``__init__`` first (the clients, gRPC, fastembed's hooks, every model rebuilt
-    ahead of use), about six times as long. Bare package modules over the installed folders let the import system
-    find ``models`` (and the helper modules it imports) directly; pydantic completes each model on its first use.
-    Nothing happens when qdrant-client is already imported.
-    """
-    import importlib.util
-    import sys
-    import types
-
-    if "qdrant_client" in sys.modules:
-        return
-    spec = importlib.util.find_spec("qdrant_client")
-    if spec is None or not spec.submodule_search_locations:
-        return
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for name, folder in (("qdrant_client", root), ("qdrant_client.http", root / "http")):
-        package = types.ModuleType(name, "qdrant-client's folder, without its __init__ (the store's process only)")
-        package.__path__ = [str(folder)]
-        sys.modules[name] = package
-
-
 def vectorstore_serve(
     *, host: str, port: int, path: Path, api_key: str | None = None, ready: Callable[[], None] | None = None
 ) -> None:
@@ -579,7 +550,7 @@ def vectorstore_serve(
         api_key=bool(app.api_key),
         startup_ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    threading.Thread(target=_warm_up, name="vectorstore-warm-up", daemon=True).start()
+    threading.Thread(target=rest_models_warm_up, name="vectorstore-warm-up", daemon=True).start()
     try:
         serve_until_stopped(server, ready)
     finally:
@@ -615,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     json_logs = os.environ.get("LOG_JSON", str(not debug)).lower() in ("1", "true", "yes", "on")
     logging_module.configure_logging(json_output=json_logs, level=os.environ.get("LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
-    _light_rest_models()
+    light_rest_models()
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: vectorstore_serve flushed and closed the store
         vectorstore_serve(
             host=args.host, port=args.port, path=Path(args.path), api_key=os.environ.get("QDRANT_API_KEY") or None
