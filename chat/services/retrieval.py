@@ -34,6 +34,7 @@ class RetrievedPassage:
     flagged: bool
 
     def provenance(self) -> dict[str, Any]:
+        """The passage's ids and scores (rounded) as stored with an answer's provenance."""
         return {
             "chunk_id": self.chunk_id,
             "document_id": self.document_id,
@@ -45,13 +46,18 @@ class RetrievedPassage:
 
 @dataclass
 class RetrievalResult:
+    """What a retrieval found: the passages, the per-mode rankings (evaluation) and where the time went."""
+
     passages: list[RetrievedPassage]
     dense_chunk_ids: list[int] = field(default_factory=list)
     keyword_chunk_ids: list[int] = field(default_factory=list)
     dense_ranked: list[tuple[int, float]] = field(default_factory=list)  # all candidates, with scores
     keyword_ranked: list[tuple[int, float]] = field(default_factory=list)
     embed_ms: float = 0.0
-    retrieve_ms: float = 0.0
+    retrieve_ms: float = 0.0  # search and hydrate (the pipeline without the embedding, and loading the chunks)
+    scope_ms: float = 0.0  # the reader's access scope (a database query)
+    search_ms: float = 0.0  # the retriever component: the one Query API batch call and the fusion
+    hydrate_ms: float = 0.0  # loading the hits' chunks (a database query)
 
     def relevant(self, *, min_dense_score: float | None = None) -> bool:
         """Whether the best passage is close enough to the question to answer from.
@@ -153,10 +159,12 @@ async def passages_retrieve(
 
     from docintel.errors import DocIntelError
 
+    began = time.perf_counter()
     scope = await db_call(access_scope_for)(user)
+    scope_ms = (time.perf_counter() - began) * 1000
     k = top_k or settings.DOCINTEL_RETRIEVAL_TOP_K
     if scope.is_empty:
-        return RetrievalResult(passages=[])
+        return RetrievalResult(passages=[], scope_ms=scope_ms)
     started = time.perf_counter()
     try:
         result = await loop_pipeline("retrieval_pipeline").run_async(
@@ -174,7 +182,10 @@ async def passages_retrieve(
     embed_ms = float(result["encoder"]["timing_ms"])
     retriever = result["retriever"]
     hits = [(d.id, d.meta, float(d.score or 0.0)) for d in retriever["documents"]]
-    result_obj = RetrievalResult(passages=[], embed_ms=embed_ms)
+    result_obj = RetrievalResult(
+        passages=[], embed_ms=embed_ms, scope_ms=scope_ms, search_ms=float(retriever.get("timing_ms", 0.0))
+    )
+    hydrating = time.perf_counter()
     if hydrate:
         result_obj.passages = await db_call(_hydrate)(user, hits)
     else:
@@ -190,5 +201,6 @@ async def passages_retrieve(
     result_obj.keyword_ranked = [(int(d.meta.get("chunk_id", 0)), float(d.score or 0.0)) for d in retriever["keyword"]]
     result_obj.dense_chunk_ids = [cid for cid, _ in result_obj.dense_ranked[:k]]
     result_obj.keyword_chunk_ids = [cid for cid, _ in result_obj.keyword_ranked[:k]]
+    result_obj.hydrate_ms = (time.perf_counter() - hydrating) * 1000
     result_obj.retrieve_ms = (time.perf_counter() - started) * 1000 - embed_ms
     return result_obj

@@ -1,10 +1,12 @@
 """The store's HTTP/1.1 server: a few lines of parsing on raw sockets, threads that accept for themselves.
 
-qdrant-client turns keep-alive off for ``localhost``/``127.0.0.1``, so the app opens one connection per request: what
-a request costs here is mostly connection set-up. ``http.server`` spent it on a new thread per connection, buffered
+qdrant-client turns keep-alive off for ``localhost``/``127.0.0.1``; the app's clients turn it back on
+(``documents.services.vectorstore.client_limits``), and a client that does not opens one connection per request.
+``http.server`` spent a connection's set-up on a new thread per connection, buffered
 file objects and the e-mail header parser; here a small pool of threads blocks in ``accept()`` on the listening socket
 (the kernel hands each connection to one of them), the thread that accepted a connection serves it (no hand-off) and a
-new acceptor is started only when none is left idle. Requests on a kept-alive connection are served in turn.
+new acceptor is started only when none is left idle. Requests on a kept-alive connection are served in turn; a
+kept-alive connection left idle for ``KEEPALIVE_IDLE_S`` is closed (its thread goes back to accepting or retires).
 
 Bounds: a request head is at most ``MAX_HEAD_BYTES``, a body at most ``max_body`` (413), a body needs a valid
 ``Content-Length`` (a missing one means no body; negative, signed, non-numeric or chunked get 400), a client that
@@ -31,6 +33,7 @@ log = structlog.get_logger(__name__)
 MAX_CONNECTIONS = 64
 MAX_HEAD_BYTES = 64 * 1024
 READ_TIMEOUT_S = 30.0
+KEEPALIVE_IDLE_S = 10.0  # longer than the app's clients keep an idle connection (5 s): they never reuse a closing one
 IDLE_ACCEPTORS = 2  # threads kept waiting in accept(); more are started while every one is busy
 _METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
@@ -167,6 +170,16 @@ class HTTPServer:
         open_paths: frozenset[str],
         max_body: int,
     ) -> None:
+        """Bind the listening socket (threads start with :meth:`start`).
+
+        Args:
+            host: the address to bind (``127.0.0.1`` for the embedded store).
+            port: the port; 0 picks a free one (see :attr:`port`).
+            handler: answers one authorised request.
+            authorize: whether a request may be served (the API key check).
+            open_paths: paths served without asking ``authorize`` (health probes).
+            max_body: the largest body accepted (413 beyond).
+        """
         self.handler = handler
         self.authorize = authorize
         self.open_paths = open_paths
@@ -176,13 +189,16 @@ class HTTPServer:
         self.idle = 0
         self.busy = 0
         self.threads = 0
+        self.accepted = 0  # connections accepted since start (clients that keep theirs alive open few)
         self.stopping = threading.Event()
 
     @property
     def port(self) -> int:
+        """The port the server listens on."""
         return int(self.sock.getsockname()[1])
 
     def start(self) -> None:
+        """Start the idle acceptor threads; more start while every one is busy (up to the connection cap)."""
         for _ in range(IDLE_ACCEPTORS):
             self._spawn()
 
@@ -192,6 +208,7 @@ class HTTPServer:
         threading.Thread(target=self._accept_loop, name="vectorstore-http", daemon=True).start()
 
     def shutdown(self) -> None:
+        """Stop accepting and close the listening socket; connections being served finish their request."""
         self.stopping.set()
         with contextlib.suppress(OSError):  # already closed
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked in accept()
@@ -211,6 +228,7 @@ class HTTPServer:
             with self.lock:
                 self.idle -= 1
                 self.busy += 1
+                self.accepted += 1
                 full = self.busy > MAX_CONNECTIONS
                 grow = self.idle == 0 and self.threads <= MAX_CONNECTIONS
             if grow:
@@ -236,11 +254,15 @@ class HTTPServer:
         sock.settimeout(READ_TIMEOUT_S)  # a client that stops sending gets its connection closed, no thread hangs
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = _Connection(sock, self.max_body)
+        served = False
         while True:
             try:
+                if served:  # waiting for the next request of a kept-alive connection
+                    sock.settimeout(KEEPALIVE_IDLE_S)
                 head = connection.read_head()
                 if head is None:
                     return
+                sock.settimeout(READ_TIMEOUT_S)
                 method, target, version, headers = head
                 if method not in _METHODS:
                     raise _Refused(405, f"Method not allowed: {method[:20]}")
@@ -263,6 +285,7 @@ class HTTPServer:
                 self._answer(sock, request, close=close)
             if close:
                 return
+            served = True
 
     def _answer(self, sock: socket.socket, request: Request, *, close: bool) -> None:
         answer = self.handler(request)

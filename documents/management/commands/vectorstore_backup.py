@@ -12,13 +12,17 @@ from docintel.errors import VectorStoreUnavailable
 
 
 class Command(BaseCommand):
+    """``manage.py vectorstore_backup``: snapshot the store's collections and download the archives."""
+
     help = "Back up the vector store: one snapshot archive per collection (restore with vectorstore_restore)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """Options: ``--output`` (the archives' folder), ``--collection`` (repeatable; default: every collection)."""
         parser.add_argument("--output", default=str(settings.VAR_DIR / "backups" / "qdrant"))
         parser.add_argument("--collection", action="append", default=[], help="only this collection (repeatable)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Snapshot and download; prints each archive written."""
         from documents.services.vectorstore import collections_backup  # noqa: PLC0415 - qdrant-client is heavy
 
         try:

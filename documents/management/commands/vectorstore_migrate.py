@@ -17,13 +17,17 @@ from docintel.errors import VectorStoreUnavailable
 
 
 class Command(BaseCommand):
+    """``manage.py vectorstore_migrate``: copy an old local-mode store into the store at ``QDRANT_URL``."""
+
     help = "Migrate the old local-mode vector store (QDRANT_PATH) into the store at QDRANT_URL (Qdrant Edge)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """The command's options: ``--from`` (the local-mode folder, default ``QDRANT_PATH``) and ``--batch-size``."""
         parser.add_argument("--from", dest="source", default=str(settings.QDRANT_PATH), help="local-mode store folder")
         parser.add_argument("--batch-size", type=int, default=256)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Copy every collection with its vectors (nothing re-embedded), with a progress bar."""
         from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: PLC0415 - tqdm ships no type stubs
 
         from documents.services.vectorstore import collections_migrate_local  # noqa: PLC0415

@@ -13,14 +13,18 @@ from devstack import localservers
 
 
 class Command(BaseCommand):
+    """``manage.py vectorstore_restore``: unpack a snapshot into the store directory (store stopped)."""
+
     help = "Restore a collection of the embedded vector store from a vectorstore_backup archive (store stopped)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """Options: the archive, ``--path`` (the store folder), ``--collection`` (default: from the archive name)."""
         parser.add_argument("archive")
         parser.add_argument("--path", default=str(settings.QDRANT_PATH), help="the store folder (QDRANT_PATH)")
         parser.add_argument("--collection", default=None, help="collection name (default: from the archive name)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Check, unpack and swap in the snapshot; prints the restored collection."""
         from devstack.vectorstore import StoreError, snapshot_restore  # noqa: PLC0415
 
         archive, path = Path(options["archive"]), Path(options["path"])
