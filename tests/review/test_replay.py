@@ -20,8 +20,8 @@ from chat.services.answering import answer_sync
 from documents.models import Document
 from review.models import Replay
 from review.services.replay import replay_execute, replay_request
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -22,7 +22,8 @@ from chat.models import ChatSession, Query
 from chat.services.answering import AnswerResult
 from docintel.errors import GuardrailBlocked, LLMTimeout, LLMUnavailable
 
-pytestmark = pytest.mark.django_db
+# The question throttle counts per user in the cache: each test its own (api_as brings it; _stream needs it too).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 CITATION: Citation = {
     "number": 1,
