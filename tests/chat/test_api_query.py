@@ -1,7 +1,7 @@
 """Question endpoints as transport: validation, sessions, throttling, error codes and SSE framing.
 
-The answering service is replaced here by a recording fake (its own tests and ``test_query_e2e`` run the real path),
-so these tests check what the views do around it.
+The answering service is replaced here by a recording fake (its own tests and ``tests/e2e/test_api_live.py`` run the
+real path), so these tests check what the views do around it.
 """
 
 from __future__ import annotations
