@@ -111,7 +111,7 @@ ocr-test: $(OCR_VENV)/.installed $(VENV)/.installed-dev system-deps
 # The same test `make test` runs briefly, long: every operation of docs/openapi.yaml, all checks, 0 server errors.
 fuzz: $(VENV)/.installed-dev system-deps
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-50} FUZZ_MAX_TIME=$${FUZZ_MAX_TIME:-900} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} \
-	  $(VENV)/bin/pytest tests/api/test_live.py -k schemathesis $(PYTEST_ARGS)
+	  $(VENV)/bin/pytest tests/e2e/test_api_live.py -k schemathesis $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache .coverage

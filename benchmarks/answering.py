@@ -129,8 +129,8 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     from chat.services.retrieval import passages_retrieve
     from docintel.models import User
     from guards import guards_warm_up, input_guard
-    from tests.evaluation.support import index_document
     from tests.factories import make_document
+    from tests.support import index_document
 
     sizes = sorted(set(args.chunks))
     passages, questions = _texts(sizes[-1], args.unique)

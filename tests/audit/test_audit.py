@@ -42,7 +42,7 @@ def test_database_refuses_update_and_delete_even_in_raw_sql(librarian):
     row = audit_log_write(action="x", actor=librarian)
     table = AuditLog._meta.db_table
     for sql in (f"UPDATE {table} SET action = 'y' WHERE id = %s", f"DELETE FROM {table} WHERE id = %s"):
-        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [row.pk])
     row.refresh_from_db()
     assert row.action == "x"

@@ -24,8 +24,8 @@ from audit.models import AuditLog
 from chat.models import ChatSession, Response
 from chat.services.answering import answer_stream, answer_sync
 from devstack import localservers
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

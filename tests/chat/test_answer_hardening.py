@@ -23,8 +23,8 @@ from chat.services.answering import answer_stream
 from docintel.roles import LIBRARIAN
 from tests.chat import test_answer_errors as errors
 from tests.chat.test_answer_errors import FakeLLM, _chunk
-from tests.evaluation.support import index_document
 from tests.factories import make_document
+from tests.support import index_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 indexed = errors.indexed  # the fixture of test_answer_errors: the tides, shared with Finance

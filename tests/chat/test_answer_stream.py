@@ -12,8 +12,8 @@ from audit.models import AuditLog
 from chat.models import ChatSession, Query, Response
 from chat.services.answering import answer_stream, answer_sync
 from docintel.errors import GuardrailBlocked
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -12,8 +12,8 @@ from chat.models import Response
 from chat.services.answering import answer_stream
 from chat.services.retrieval import passages_retrieve
 from documents.services.textnorm import normalize_for_search
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -72,8 +72,15 @@ def test_conversation_page_shows_history_escaped_with_chips_and_feedback(client,
 
 def test_foreign_session_page_is_404(client, reader, outsider):
     session = ChatSession.objects.create(user=reader)
+    Query.objects.create(user=reader, session=session, text="Πόσο κόστισε η ανακαίνιση; What did the renovation cost?")
+    client.force_login(reader)
+    own = client.get(reverse("chat:session", args=[session.pk]))
+    assert own.status_code == 200 and "Πόσο κόστισε η ανακαίνιση;" in own.content.decode()  # the owner sees it
     client.force_login(outsider)
-    assert client.get(reverse("chat:session", args=[session.pk])).status_code == 404
+    for language in ("en", "el"):
+        response = client.get(reverse("chat:session", args=[session.pk]), HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 404
+        assert "ανακαίνιση" not in response.content.decode() and b"renovation" not in response.content
 
 
 def test_greek_ui(client, reader):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -102,15 +103,27 @@ def test_path_traversal_file_name_is_kept_as_metadata_only(lib_client, corpus, s
     assert doc.file.path.startswith(str(settings.MEDIA_ROOT))
 
 
-def test_plain_add_form_redirects_to_upload(lib_client):
+def test_plain_add_form_redirects_to_upload(lib_client, finance):
     response = lib_client.get("/admin/documents/document/add/")
     assert response.status_code == 302 and response["Location"].endswith(UPLOAD_URL)
-    assert lib_client.get(UPLOAD_URL).status_code == 200
+    page = lib_client.get(UPLOAD_URL)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in html
+    assert re.search(r'<input type="file" name="files"[^>]* multiple', html)  # one or many files at once
+    assert 'name="title"' in html and '<option value="el">' in html  # a title and a language (or detected)
+    assert f'<input type="checkbox" name="access_groups" value="{finance.pk}"' in html  # the access groups
+    greek = lib_client.get(UPLOAD_URL, HTTP_ACCEPT_LANGUAGE="el").content.decode()
+    assert 'value="Ανέβασμα"' in greek  # the submit button, in Greek
 
 
-def test_reader_cannot_reach_the_back_office(client, reader):
+@pytest.mark.parametrize("url", [LIST_URL, UPLOAD_URL, "/admin/documents/document/1/change/"])
+def test_reader_cannot_reach_the_back_office(client, reader, url):
     client.force_login(reader)
-    assert client.get(LIST_URL).status_code == 302  # not staff: sent to the admin login
+    make_document(title="Internal memo")
+    response = client.get(url)
+    assert response.status_code == 302  # not staff: sent to the admin login, the page not rendered
+    assert response["Location"] == f"/admin/login/?next={url}"
+    assert b"Internal memo" not in response.content
 
 
 def test_reingest_action_requeues_and_audits(lib_client, librarian):

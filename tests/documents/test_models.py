@@ -49,7 +49,7 @@ def test_anonymous_and_inactive_users_see_nothing(reader, finance):
 
 def test_sha256_is_unique_among_active_documents_only():
     doc = make_document(content=b"same bytes")
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError, match="document_sha256_unique_active"), transaction.atomic():
         make_document(content=b"same bytes")
     doc.deleted_at = timezone.now()
     doc.save()

@@ -21,7 +21,7 @@ from documents.services import ingest
 from documents.services.chunking import ChunkDraft
 from documents.services.lifecycle import document_upload
 from documents.services.quarantine import chunk_injection_rule, chunk_quarantine, chunk_release
-from tests.evaluation.support import use_stack
+from tests.support import use_stack
 
 EVIL = "hr@evil.test"
 LEAVE_EN = (

@@ -93,11 +93,11 @@ def test_only_the_current_version_is_visible_to_everyone_and_the_admin_lists_all
 def test_the_database_holds_one_current_and_one_pending_version_per_family():
     v1 = make_document()
     make_document(version_of=v1, version=2, is_current=False)
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError, match="document_one_current_version"), transaction.atomic():
         make_document(version_of=v1, version=3, is_current=True)  # a second current version
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError, match="document_one_pending_version"), transaction.atomic():
         make_document(version_of=v1, version=3, is_current=False)  # a second pending version
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(IntegrityError, match="document_version_unique"), transaction.atomic():
         make_document(version_of=v1, version=2, is_current=False, superseded_at=timezone.now())  # number taken
 
 

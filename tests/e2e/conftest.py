@@ -12,8 +12,8 @@ import pytest
 from documents.models import Document
 from documents.services import ingest
 from tests.conftest import SHARED_DATA
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 PASSAGES = [
     "The Kestrel reservoir was completed in 1962 and holds 48 million cubic metres of water.",

@@ -25,8 +25,8 @@ from websockets.typing import Origin, Subprotocol
 from chat.models import ChatSession, Query
 from tests.chat.test_answer_hardening import ScriptLLM
 from tests.e2e.conftest import PASSAGES, QUESTION
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -86,9 +86,14 @@ def test_librarian_browses_runs_with_trend_and_links_to_provenance(client, libra
     assert client.get(reverse("admin:evaluation_evaluationrun_add")).status_code == 403
 
 
-def test_reader_sees_no_evaluation(client, reader):
+@pytest.mark.parametrize(
+    "name", ["admin:evaluation_evaluationrun_changelist", "admin:evaluation_evaluationquestion_changelist"]
+)
+def test_reader_sees_no_evaluation(client, reader, name):
     client.force_login(reader)
-    assert client.get(reverse("admin:evaluation_evaluationrun_changelist")).status_code == 302
+    url = reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == f"/admin/login/?next={url}"  # not staff
 
 
 def test_feedback_action_creates_questions_once(client, librarian, reader, outsider):

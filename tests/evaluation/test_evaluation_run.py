@@ -12,7 +12,7 @@ from documents.models import Document
 from evaluation.models import EvaluationRun
 from evaluation.services.report import report_write
 from evaluation.services.runner import EvaluationConfig, evaluation_run
-from tests.evaluation.support import use_stack
+from tests.support import use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

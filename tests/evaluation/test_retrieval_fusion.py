@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.evaluation.support import use_stack
 from tests.evaluation.xquad import index_language, load, score
+from tests.support import use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

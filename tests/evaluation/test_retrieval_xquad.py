@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.evaluation.support import use_stack
 from tests.evaluation.xquad import evaluate, write_report
+from tests.support import use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

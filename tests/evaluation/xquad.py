@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import SHARED_DATA
-from tests.evaluation.support import index_document
 from tests.factories import make_document
+from tests.support import index_document
 
 MODES = ("dense", "keyword", "hybrid")
 

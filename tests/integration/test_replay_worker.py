@@ -14,9 +14,9 @@ from django.urls import reverse
 from chat.models import Query, Response
 from chat.services.answering import answer_sync
 from review.models import Replay
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
 from tests.integration.conftest import worker_env
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -20,8 +20,8 @@ from chat.services.answering import answer_sync
 from documents.models import Document
 from review.models import Replay
 from review.services.replay import replay_execute, replay_request
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -248,7 +248,8 @@ def test_a_replay_pending_or_running_is_not_queued_twice(stack, reader, finance,
     client.force_login(librarian)
     page = client.get(reverse("admin:review_replay_change", args=[first.pk])).content.decode()
     assert 'id="replay-pending"' in page and 'http-equiv="refresh"' in page  # the page refreshes until done
-    assert replay_execute(replay_id=first.pk) is not None
+    done = replay_execute(replay_id=first.pk)
+    assert done is not None and (done.pk, done.status) == (first.pk, "done")
     assert replay_execute(replay_id=first.pk) is None  # done: a redelivered task does nothing
     assert AuditLog.objects.filter(action="response_replayed").count() == 1
 

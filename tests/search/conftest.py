@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from tests.evaluation.support import index_document
 from tests.factories import make_document
+from tests.support import index_document
 
 GREEK_LAW = [
     "Άρθρο 1. Σκοπός του νόμου είναι η εταιρική διακυβέρνηση των ανωνύμων εταιρειών.",

@@ -15,8 +15,8 @@ from docintel.models import User
 from documents.models import Document
 from search.services import SearchFilters, search_run
 from tests.chat.test_retrieval_permissions import FINANCE_CANARIES, LEGAL_CANARIES, hunting_queries, passages
-from tests.evaluation.support import index_document
 from tests.factories import make_document
+from tests.support import index_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -1,7 +1,7 @@
 """Question endpoints as transport: validation, sessions, throttling, error codes and SSE framing.
 
-The answering service is replaced here by a recording fake (its own tests and ``test_query_e2e`` run the real path),
-so these tests check what the views do around it.
+The answering service is replaced here by a recording fake (its own tests and ``tests/e2e/test_api_live.py`` run the
+real path), so these tests check what the views do around it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from chat.models import ChatSession, Query
 from chat.services.answering import AnswerResult
 from docintel.errors import GuardrailBlocked, LLMTimeout, LLMUnavailable
 
-pytestmark = pytest.mark.django_db
+# The question throttle counts per user in the cache: each test its own (api_as brings it; _stream needs it too).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 CITATION: Citation = {
     "number": 1,

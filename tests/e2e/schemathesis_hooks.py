@@ -1,4 +1,4 @@
-"""Schemathesis hooks of tests/api/test_live.py (loaded through ``SCHEMATHESIS_HOOKS``)."""
+"""Schemathesis hooks of tests/e2e/test_api_live.py (loaded through ``SCHEMATHESIS_HOOKS``)."""
 
 from __future__ import annotations
 

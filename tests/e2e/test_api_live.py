@@ -23,8 +23,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from chat.models import ChatSession, Feedback, Query, Response
 from devstack import localservers
 from docintel.models import User
-from tests.evaluation.support import index_document, use_stack
 from tests.factories import make_document
+from tests.support import index_document, use_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
