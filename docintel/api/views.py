@@ -29,6 +29,7 @@ from docintel.api.fields import (
 )
 from docintel.api.schema import error_responses
 from docintel.auth import lockout_error, lockout_retry_after, login_username
+from docintel.context import ActorContext
 from docintel.errors import NotFound
 from docintel.health import health_check
 
@@ -104,7 +105,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
                 action="login_failed",
                 target_type="docintel.user",
                 target_repr=login_username(request, serializer.initial_data) or "",
-                request=request._request,
+                ctx=ActorContext.from_request(request),
                 details={"route": "api", "locked_out": locked_out},
             )
             if locked_out:
@@ -115,8 +116,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
         data = serializer.validated_data
         audit_log_write(
             action="token_issued",
-            actor=getattr(serializer, "user", None),
-            request=request._request,
+            ctx=ActorContext.from_request(request).as_actor(getattr(serializer, "user", None)),
             details={"grant": "password", "jti": _jti(data["refresh"])},
         )
         return _no_store(Response(data))
@@ -138,8 +138,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
         data = serializer.validated_data
         audit_log_write(
             action="token_issued",
-            actor=getattr(serializer, "user", None),
-            request=request._request,
+            ctx=ActorContext.from_request(request).as_actor(getattr(serializer, "user", None)),
             details={"grant": "refresh", "jti": _jti(data["refresh"])},
         )
         return _no_store(Response(data))
@@ -168,7 +167,9 @@ class TokenRevokeView(jwt_views.TokenBlacklistView):
         token = RefreshToken(serializer.initial_data["refresh"], verify=False)
         user = get_user_model().objects.filter(pk=token.get("user_id")).first()
         audit_log_write(
-            action="token_revoked", actor=user, request=request._request, details={"jti": str(token.get("jti", ""))}
+            action="token_revoked",
+            ctx=ActorContext.from_request(request).as_actor(user),
+            details={"jti": str(token.get("jti", ""))},
         )
         return Response({})
 

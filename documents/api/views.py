@@ -18,6 +18,7 @@ from audit.services import audit_log_write
 from docintel.api.pagination import StrictPageNumberPagination
 from docintel.api.permissions import IsLibrarianToWrite
 from docintel.api.schema import error_responses
+from docintel.context import ActorContext
 from docintel.errors import DocumentNotFound
 from documents.api.filters import DocumentFilterSet
 from documents.api.serializers import (
@@ -101,11 +102,10 @@ class DocumentListView(_VisibleDocuments):
             fileobj=upload,
             filename=upload.name or "unnamed",
             size=upload.size or 0,
-            uploaded_by=request.user,
+            ctx=ActorContext.from_request(request),
             title=form.validated_data["title"],
             language=form.validated_data["language"],
             access_groups=form.validated_data.get("access_groups", []),
-            request=request._request,
         )
         return self.render_document(document, status_code=status.HTTP_201_CREATED)
 
@@ -122,7 +122,7 @@ class DocumentDetailView(_VisibleDocuments):
     )
     def delete(self, request: Request, pk: int) -> Response:
         """Delete a document and all its versions (librarians): hidden at once, vectors, chunks and files removed."""
-        document_delete(document=self.get_object(), actor=request.user, request=request._request)
+        document_delete(document=self.get_object(), ctx=ActorContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -134,7 +134,7 @@ class DocumentReingestView(_VisibleDocuments):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Queue a document for ingestion again (librarians); its chunks are replaced, never appended."""
-        document = document_reingest(document=self.get_object(), actor=request.user, request=request._request)
+        document = document_reingest(document=self.get_object(), ctx=ActorContext.from_request(request))
         return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -175,10 +175,9 @@ class DocumentVersionsView(_VisibleDocuments):
             fileobj=upload,
             filename=upload.name or "unnamed",
             size=upload.size or 0,
-            uploaded_by=request.user,
+            ctx=ActorContext.from_request(request),
             title=form.validated_data["title"],
             language=form.validated_data["language"],
-            request=request._request,
         )
         return self.render_document(new, status_code=status.HTTP_201_CREATED)
 
@@ -194,7 +193,7 @@ class DocumentRestoreView(_VisibleDocuments):
 
         The current version answers ``version_conflict``; a version being ingested ``document_busy``.
         """
-        document = document_version_restore(document=self.get_object(), actor=request.user, request=request._request)
+        document = document_version_restore(document=self.get_object(), ctx=ActorContext.from_request(request))
         return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -217,10 +216,9 @@ class DocumentChunksView(generics.GenericAPIView[Chunk]):
         assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
         audit_log_write(
             action="chunks_read",
-            actor=request.user,
+            ctx=ActorContext.from_request(request),
             target_type="documents.document",
             target_id=pk,
-            request=request._request,
             details={"chunk_ids": [chunk.pk for chunk in page]},
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

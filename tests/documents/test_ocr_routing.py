@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.services import ingest, ocr
 from documents.services.lifecycle import document_upload
 from documents.services.ocr import OcrEngineUnavailable, ocr_engine_check, ocr_engine_for, ocr_route
@@ -136,7 +137,9 @@ def test_without_an_ocr_worker_the_route_is_tesseract_on_the_default_queue(setti
 @pytest.mark.django_db
 def test_ocr_step_checks_the_engine_before_any_work(librarian, settings, tmp_path):
     data = greek_scan_pdf()
-    doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.OCR
     settings.DOCINTEL_OCR_LANGUAGES = ["ell", "missing"]
     with pytest.raises(OcrEngineUnavailable) as err:
@@ -158,7 +161,9 @@ def test_greek_scan_sent_to_easyocr_is_read_by_tesseract_and_the_admin_is_told(l
     if not EASYOCR_INSTALLED:
         pytest.skip("needs the easyocr package to pass the engine check (make ocr-test)")
     data = greek_scan_pdf()
-    doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     ingest.document_ingest(document_id=doc.pk)
     assert ingest.document_ocr(document_id=doc.pk, engine="easyocr") is ingest.NextStep.EMBED
     doc.refresh_from_db()
