@@ -23,8 +23,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat.events import AnswerEvent, ErrorEvent, HistoryEvent, ServerMessage, error_event
+from chat.services.quota import question_check
 from chat.services.sessions import response_answer_event, session_for_user, session_history
-from docintel.errors import NotAuthenticated, RateLimited, ResponseNotFound, SessionNotFound
+from docintel.errors import InvalidInput, NotAuthenticated, RateLimited, ResponseNotFound, SessionNotFound
 from docintel.services import user_current
 from docintel.ws_auth import BEARER_SUBPROTOCOL
 
@@ -136,12 +137,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         else:
             await self._send(error_event(code="invalid_input", message="Unknown message type."))
 
-    async def _question(self, text: Any) -> None:
-        if not isinstance(text, str) or not text.strip():
-            await self._send(error_event(code="invalid_input", message="A question needs a non-empty text."))
-            return
-        if len(text) > settings.DOCINTEL_WS_MAX_QUESTION_CHARS:
-            await self._send(error_event(code="invalid_input", message="The question is too long."))
+    async def _question(self, raw: Any) -> None:
+        try:
+            text = question_check(text=raw)  # the rule every transport shares
+        except InvalidInput as exc:
+            await self._send(error_event(code=exc.code, message=exc.message))
             return
         if self.stream_task is not None and not self.stream_task.done():
             # Refused, never interleaved: the client waits for the answer (or cancels it) and asks again.
@@ -156,7 +156,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
             return
         self.user = user  # roles and groups as they are now, for this question
         self.cancel_event = asyncio.Event()
-        self.stream_task = asyncio.create_task(self._stream(text.strip(), self.cancel_event))
+        self.stream_task = asyncio.create_task(self._stream(text, self.cancel_event))
 
     async def _cancel(self) -> None:
         task = self.stream_task
