@@ -80,7 +80,15 @@ def _key(kind: str, user_id: int, suffix: str | int) -> str:
 
 
 def rate_limited(retry_after: int, message: str) -> RateLimited:
-    """The coded refusal, ``detail.retry_after`` in whole seconds (at least 1)."""
+    """The coded refusal, ``detail.retry_after`` in whole seconds (at least 1).
+
+    Args:
+        retry_after: seconds until the user may ask again.
+        message: what the user is told.
+
+    Returns:
+        The error to raise.
+    """
     return RateLimited(message, detail={"retry_after": max(1, retry_after)})
 
 

@@ -212,6 +212,13 @@ def document_upload(
 def document_reingest(*, document: Document, ctx: ActorContext) -> Document:
     """Queue a document for ingestion again; its chunks and vectors are replaced, never appended.
 
+    Args:
+        document: the document (its current version).
+        ctx: the librarian who asks, and from where (the audit row).
+
+    Returns:
+        The document, queued.
+
     Raises:
         DocumentBusy: the document is being deleted.
         VersionConflict: the document is a superseded version (restore it instead).
@@ -245,6 +252,14 @@ def document_reocr(*, document: Document, engine: str, ctx: ActorContext) -> Doc
 
     ``tesseract`` runs on the default queue; ``easyocr`` and ``surya`` need a worker on the ``ocr`` queue (their
     environment), which is checked first, so the librarian hears at once when none is running.
+
+    Args:
+        document: the scan or image (its current version).
+        engine: ``tesseract``, ``easyocr`` or ``surya``.
+        ctx: the librarian who asks, and from where (the audit row).
+
+    Returns:
+        The document, queued at the OCR stage.
 
     Raises:
         DocumentRejected: ``not_a_scan`` (the document has a text layer: re-ingest it), ``ocr_engine_unavailable``
@@ -312,7 +327,12 @@ def document_delete(*, document: Document, ctx: ActorContext) -> None:
     """Hide the document at once and queue the removal of its vectors, chunks and file (in that order).
 
     Every version of the document is deleted with it (any version given deletes the family), and so are the
-    documents each version contains (e-mail attachments, archive members).
+    documents each version contains (e-mail attachments, archive members). Deleting a document already being
+    deleted does nothing.
+
+    Args:
+        document: any version of the document.
+        ctx: who deletes it, and from where (one audit row per document hidden).
     """
     versions = list(Document.objects.family_of(document)) if document.deleted_at is None else []
     for version in versions:

@@ -34,6 +34,14 @@ def chunk_injection_rule(*, text: str, heading_path: Iterable[Any], title: str) 
 
     Headings and titles enter the prompt beside the text, so an instruction hidden in a heading is as dangerous as
     one in a paragraph.
+
+    Args:
+        text: the passage's text.
+        heading_path: the headings above it, outermost first.
+        title: its document's title.
+
+    Returns:
+        The rule's name (prefixed ``heading`` or ``title`` when it fired there, at most 200 characters), or ``""``.
     """
     from guards import injection_rule_fired  # loads the guard rules lazily
 
@@ -44,7 +52,15 @@ def chunk_injection_rule(*, text: str, heading_path: Iterable[Any], title: str) 
 
 
 def chunks_flag(*, document: Document, drafts: list[ChunkDraft]) -> list[tuple[bool, str]]:
-    """Scan each draft chunk of ``document`` (text, headings, title): ``(flagged, rule)`` per draft, in order."""
+    """Scan each draft chunk of ``document`` (text, headings, title): ``(flagged, rule)`` per draft, in order.
+
+    Args:
+        document: the document being chunked (its title is scanned with every draft).
+        drafts: its draft chunks.
+
+    Returns:
+        One ``(flagged, rule)`` pair per draft, in the drafts' order.
+    """
     out = []
     for draft in drafts:
         rule = chunk_injection_rule(text=draft.text, heading_path=draft.heading_path, title=document.title)

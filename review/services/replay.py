@@ -188,7 +188,15 @@ def replay_execute(*, replay_id: int, final_attempt: bool = True) -> Replay | No
 
 
 def replay_fail(*, replay_id: int, code: str, message: str) -> None:
-    """Mark a replay failed from the task (retries exhausted, time limit): audited like any finished replay."""
+    """Mark a replay failed from the task (retries exhausted, time limit): audited like any finished replay.
+
+    A replay already finished (or gone) is left as it is.
+
+    Args:
+        replay_id: the replay.
+        code: the error code shown on it (``timeout``, ``broker_unavailable``, a transient error's code).
+        message: what happened, for the librarian.
+    """
     replay = Replay.objects.select_related("response", "requested_by").filter(pk=replay_id).first()
     if replay is not None and not replay.is_finished:
         _fail(replay, code=code, message=message)
@@ -253,6 +261,10 @@ def _norm(text: str) -> str:
 
 def replay_changes(*, response: Response, replay: Replay) -> dict[str, Any]:
     """What differs between the stored answer and its replay, and why (a fixed number of queries).
+
+    Args:
+        response: the stored answer.
+        replay: its replay, run.
 
     Returns:
         ``answer_changed``, ``status`` (stored/new), ``model`` (stored/new/changed), ``passages_added``,
