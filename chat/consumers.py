@@ -53,6 +53,8 @@ def answer_stream(*, user: Any, text: str, session: ChatSession, cancel: asyncio
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels has no type hints
+    """One reader's socket on one of their chat sessions: questions in, answer events out (docs/websocket.md)."""
+
     # Nothing reaches a chat socket through the channel layer (the answer streams inside this process), so the
     # consumer does not subscribe: no Redis BZPOPMIN per open socket, and a Redis hiccup cannot close every chat.
     # ``get_channel_layer`` returns None for an alias that is not configured.
@@ -62,6 +64,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
     chat_session: ChatSession
 
     async def connect(self) -> None:
+        """Accept, then close with 4401 (not signed in) or 4403 (not the user's session), else start the watchers."""
         self.open = False
         self.stream_task: asyncio.Task[None] | None = None
         self.cancel_event = asyncio.Event()
@@ -91,6 +94,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         log.info("ws_chat_connected", session_id=str(self.chat_session.pk), user_id=user.pk)
 
     async def disconnect(self, code: int) -> None:
+        """Stop the watchers and cancel a running answer (the service stores it as cancelled)."""
         self.open = False
         for watcher in self.watchers:
             watcher.cancel()
@@ -108,6 +112,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
 
     # --- Receiving ---------------------------------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """Parse one frame; anything but a JSON object is an ``invalid_input`` error frame."""
         self.last_seen = time.monotonic()
         if not self.open:
             return
@@ -121,6 +126,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         await self.receive_json(content)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        """Dispatch a client message by its ``type``: question, cancel, fetch, history, ping, pong."""
         kind = content.get("type")
         if kind == "question":
             await self._question(content.get("text"))

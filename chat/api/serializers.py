@@ -21,6 +21,7 @@ class QuestionTextField(StrictCharField):
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        """A string field that documents the limit ``DOCINTEL_WS_MAX_QUESTION_CHARS`` and the not-blank rule."""
         super().__init__(
             max_length=settings.DOCINTEL_WS_MAX_QUESTION_CHARS, not_blank=True, trim_whitespace=False, **kwargs
         )

@@ -100,6 +100,7 @@ class EventStreamRenderer(BaseRenderer):
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
     ) -> bytes:
+        """Render a coded error as one ``error`` event; anything else (a stream writes its own frames) as nothing."""
         if isinstance(data, dict) and "code" in data:
             return sse_frame({"type": "error", "code": data["code"], "message": data.get("message", "")})
         return b""
@@ -184,6 +185,8 @@ class QueryStreamView(JSONAPIView):
 
 
 class SessionListView(JSONAPIView):
+    """``/api/v1/sessions/``: your chat sessions; start one."""
+
     @extend_schema(
         operation_id="sessions_list",
         responses={200: SessionListItemSerializer(many=True), **error_responses()},
@@ -208,6 +211,8 @@ class SessionListView(JSONAPIView):
 
 
 class SessionDetailView(JSONAPIView):
+    """``/api/v1/sessions/{session_id}``: one of your sessions with its history."""
+
     @extend_schema(
         operation_id="sessions_retrieve",
         responses={200: SessionDetailSerializer, **error_responses(404)},
@@ -221,6 +226,8 @@ class SessionDetailView(JSONAPIView):
 
 
 class FeedbackView(JSONAPIView):
+    """``/api/v1/responses/{response_id}/feedback``: rate one of your answers."""
+
     @extend_schema(
         operation_id="responses_feedback",
         request=FeedbackSerializer,

@@ -53,7 +53,7 @@ _HEALTH = inline_serializer(
 
 
 class HealthView(APIView):
-    """Database, Redis, Qdrant and LLM status with latency each: 200 when all are up, 503 otherwise."""
+    """``/api/v1/health``: the probe of every dependency, for load balancers and operators (no sign-in)."""
 
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -63,6 +63,7 @@ class HealthView(APIView):
         auth=[],
     )
     def get(self, request: Request) -> Response:
+        """Database, Redis, Qdrant and LLM status with latency each: 200 when all are up, 503 otherwise."""
         report = health_check()
         return Response(report, status=200 if report["status"] == "ok" else 503)
 
@@ -86,16 +87,17 @@ def _jti(raw: str) -> str:
     post=extend_schema(responses={200: TokenObtainPairSerializer, **_TOKEN_ERRORS, **error_responses(429)}, auth=[])
 )
 class TokenObtainView(jwt_views.TokenObtainPairView):
-    """Email and password in, an access and a refresh token out (``Authorization: Bearer <access>``).
-
-    Five failed attempts for one email address from one client lock that pair out for 15 minutes:
-    429 ``login_locked_out`` with ``detail.retry_after`` in seconds, and a ``Retry-After`` header.
-    """
+    """Sign-in for API clients: simplejwt's pair view, strict JSON, audited (issued and failed), axes lockout."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenObtainSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Email and password in, an access and a refresh token out (``Authorization: Bearer <access>``).
+
+        Five failed attempts for one email address from one client lock that pair out for 15 minutes:
+        429 ``login_locked_out`` with ``detail.retry_after`` in seconds, and a ``Retry-After`` header.
+        """
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
@@ -124,12 +126,13 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 
 @extend_schema_view(post=extend_schema(responses={200: TokenRefreshSerializer, **_TOKEN_ERRORS}, auth=[]))
 class TokenRefreshView(jwt_views.TokenRefreshView):
-    """A refresh token in, a new access token and a new refresh token out; the one sent is blacklisted (rotation)."""
+    """Token rotation: simplejwt's refresh view, strict JSON, audited (``token_issued``, grant ``refresh``)."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenRefreshSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A refresh token in, a new access and a new refresh token out; the one sent is blacklisted (rotation)."""
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
@@ -151,12 +154,13 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     )
 )
 class TokenRevokeView(jwt_views.TokenBlacklistView):
-    """Sign out: the refresh token sent is blacklisted and can no longer be refreshed (401 afterwards)."""
+    """Sign-out for API clients: simplejwt's blacklist view, strict JSON, audited (``token_revoked``)."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenBlacklistSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Sign out: the refresh token sent is blacklisted and can no longer be refreshed (401 afterwards)."""
         from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415
 
         serializer = self.get_serializer(data=request.data)

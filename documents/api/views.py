@@ -71,6 +71,8 @@ class _VisibleDocuments(generics.GenericAPIView[Document]):
 
 
 class DocumentListView(_VisibleDocuments):
+    """``/api/v1/documents/``: the documents you may read; librarians upload."""
+
     parser_classes = (MultiPartParser,)
     object_level_write = False  # upload: only librarians, checked before the body is read
     all_versions = False  # the list shows each document once, in its current version
@@ -111,6 +113,8 @@ class DocumentListView(_VisibleDocuments):
 
 
 class DocumentDetailView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/``: one document; librarians delete it."""
+
     @extend_schema(operation_id="documents_retrieve", responses={200: DocumentSerializer, **error_responses(404)})
     def get(self, request: Request, pk: int) -> Response:
         """A document with its ingestion status, stage, progress and error."""
@@ -127,6 +131,8 @@ class DocumentDetailView(_VisibleDocuments):
 
 
 class DocumentReingestView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/reingest/``: librarians queue a document for ingestion again."""
+
     @extend_schema(
         operation_id="documents_reingest",
         request=None,
@@ -139,6 +145,8 @@ class DocumentReingestView(_VisibleDocuments):
 
 
 class DocumentVersionsView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/versions/``: the versions of a document; librarians upload a new one."""
+
     parser_classes = (MultiPartParser,)
 
     @extend_schema(
@@ -183,6 +191,8 @@ class DocumentVersionsView(_VisibleDocuments):
 
 
 class DocumentRestoreView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/restore/``: librarians make an old version current again."""
+
     @extend_schema(
         operation_id="documents_restore",
         request=None,
@@ -198,10 +208,13 @@ class DocumentRestoreView(_VisibleDocuments):
 
 
 class DocumentChunksView(generics.GenericAPIView[Chunk]):
+    """``/api/v1/documents/{id}/chunks/``: the passages of a document you may read."""
+
     serializer_class = ChunkSerializer
     pagination_class = StrictPageNumberPagination
 
     def get_queryset(self) -> QuerySet[Chunk]:
+        """The document's chunks in reading order; an id you may not read (or a version out of view) is a 404."""
         if not Document.objects.versions_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).exists():
             raise DocumentNotFound
         return Chunk.objects.filter(document_id=self.kwargs["pk"]).order_by("ordinal")
