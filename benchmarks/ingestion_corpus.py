@@ -119,6 +119,7 @@ def _samples() -> list[tuple[str, str, bytes]]:
 
 
 def _run(worker: Any) -> int:
+    from docintel.context import ActorContext
     from docintel.errors import DocIntelError
     from documents.models import Document
     from documents.services import vectorstore
@@ -133,7 +134,9 @@ def _run(worker: Any) -> int:
     fmt_of: dict[int, str] = {}
     for fmt, filename, data in inputs:
         try:
-            doc = document_upload(fileobj=io.BytesIO(data), filename=filename, size=len(data), uploaded_by=None)
+            doc = document_upload(
+                fileobj=io.BytesIO(data), filename=filename, size=len(data), ctx=ActorContext.system()
+            )
             fmt_of[doc.pk] = fmt
         except DocIntelError as exc:
             refused[fmt].append(f"{filename}:{exc.code}")

@@ -96,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _upload(name: str, content: bytes, *, librarian: Any, groups: list[Any], title: str = "") -> Any:
+    from docintel.context import ActorContext
     from documents.services.lifecycle import document_upload
 
     return document_upload(
-        fileobj=io.BytesIO(content), filename=name, size=len(content), uploaded_by=librarian, title=title,
-        access_groups=groups,
+        fileobj=io.BytesIO(content), filename=name, size=len(content), ctx=ActorContext.for_user(librarian),
+        title=title, access_groups=groups,
     )  # fmt: skip
 
 

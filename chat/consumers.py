@@ -23,8 +23,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat.events import AnswerEvent, ErrorEvent, HistoryEvent, ServerMessage, error_event
+from chat.services.quota import question_check
 from chat.services.sessions import response_answer_event, session_for_user, session_history
-from docintel.errors import NotAuthenticated, RateLimited, ResponseNotFound, SessionNotFound
+from docintel.errors import InvalidInput, NotAuthenticated, RateLimited, ResponseNotFound, SessionNotFound
 from docintel.services import user_current
 from docintel.ws_auth import BEARER_SUBPROTOCOL
 
@@ -52,6 +53,8 @@ def answer_stream(*, user: Any, text: str, session: ChatSession, cancel: asyncio
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels has no type hints
+    """One reader's socket on one of their chat sessions: questions in, answer events out (docs/websocket.md)."""
+
     # Nothing reaches a chat socket through the channel layer (the answer streams inside this process), so the
     # consumer does not subscribe: no Redis BZPOPMIN per open socket, and a Redis hiccup cannot close every chat.
     # ``get_channel_layer`` returns None for an alias that is not configured.
@@ -61,6 +64,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
     chat_session: ChatSession
 
     async def connect(self) -> None:
+        """Accept, then close with 4401 (not signed in) or 4403 (not the user's session), else start the watchers."""
         self.open = False
         self.stream_task: asyncio.Task[None] | None = None
         self.cancel_event = asyncio.Event()
@@ -90,6 +94,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         log.info("ws_chat_connected", session_id=str(self.chat_session.pk), user_id=user.pk)
 
     async def disconnect(self, code: int) -> None:
+        """Stop the watchers and cancel a running answer (the service stores it as cancelled)."""
         self.open = False
         for watcher in self.watchers:
             watcher.cancel()
@@ -107,6 +112,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
 
     # --- Receiving ---------------------------------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """Parse one frame; anything but a JSON object is an ``invalid_input`` error frame."""
         self.last_seen = time.monotonic()
         if not self.open:
             return
@@ -120,6 +126,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         await self.receive_json(content)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        """Dispatch a client message by its ``type``: question, cancel, fetch, history, ping, pong."""
         kind = content.get("type")
         if kind == "question":
             await self._question(content.get("text"))
@@ -136,12 +143,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         else:
             await self._send(error_event(code="invalid_input", message="Unknown message type."))
 
-    async def _question(self, text: Any) -> None:
-        if not isinstance(text, str) or not text.strip():
-            await self._send(error_event(code="invalid_input", message="A question needs a non-empty text."))
-            return
-        if len(text) > settings.DOCINTEL_WS_MAX_QUESTION_CHARS:
-            await self._send(error_event(code="invalid_input", message="The question is too long."))
+    async def _question(self, raw: Any) -> None:
+        try:
+            text = question_check(text=raw)  # the rule every transport shares
+        except InvalidInput as exc:
+            await self._send(error_event(code=exc.code, message=exc.message))
             return
         if self.stream_task is not None and not self.stream_task.done():
             # Refused, never interleaved: the client waits for the answer (or cancels it) and asks again.
@@ -156,7 +162,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
             return
         self.user = user  # roles and groups as they are now, for this question
         self.cancel_event = asyncio.Event()
-        self.stream_task = asyncio.create_task(self._stream(text.strip(), self.cancel_event))
+        self.stream_task = asyncio.create_task(self._stream(text, self.cancel_event))
 
     async def _cancel(self) -> None:
         task = self.stream_task

@@ -25,6 +25,7 @@ from chat.services.sessions import (
     sessions_for_list,
     source_view_build,
 )
+from docintel.context import ActorContext
 from docintel.errors import InvalidInput, NotFound, SessionNotFound
 from docintel.params import int_param
 
@@ -173,7 +174,7 @@ def document_source(request: HttpRequest, document_id: int) -> HttpResponse:
     audit_log_write(
         action="source_viewed",
         target=view.document,
-        request=request,
+        ctx=ActorContext.from_request(request),
         details={"chunk_id": chunk_id, "chunk_ids": shown},
     )
     quoted = quote_split(view.cited.text, request.GET.get("quote", "")[:600]) if view.cited else None
@@ -206,7 +207,7 @@ def document_page_image(request: HttpRequest, document_id: int, page: int) -> Fi
         action="source_page_viewed",
         target_type="documents.document",
         target_id=document_id,
-        request=request,
+        ctx=ActorContext.from_request(request),
         details={"page": page},
     )
     response = FileResponse(path.open("rb"), content_type="image/png")

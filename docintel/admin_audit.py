@@ -9,6 +9,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from audit.services import audit_log_write
+from docintel.context import ActorContext
 
 
 def _message_text(message: Any) -> Any:
@@ -20,12 +21,14 @@ class AuditedAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]  # mixed in
 
     def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
         """Audit an object created in the admin (``admin_add`` with Django's message), then write Django's LogEntry."""
-        audit_log_write(action="admin_add", target=obj, request=request, details={"message": _message_text(message)})
+        ctx = ActorContext.from_request(request)
+        audit_log_write(action="admin_add", target=obj, ctx=ctx, details={"message": _message_text(message)})
         return super().log_addition(request, obj, message)
 
     def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
         """Audit an admin edit (``admin_change`` with the changed fields Django lists), then write Django's LogEntry."""
-        audit_log_write(action="admin_change", target=obj, request=request, details={"message": _message_text(message)})
+        ctx = ActorContext.from_request(request)
+        audit_log_write(action="admin_change", target=obj, ctx=ctx, details={"message": _message_text(message)})
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
@@ -33,6 +36,7 @@ class AuditedAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]  # mixed in
 
         Django calls this before the rows are deleted, from the delete page and the bulk delete action alike.
         """
+        ctx = ActorContext.from_request(request)
         for obj in queryset:
-            audit_log_write(action="admin_delete", target=obj, request=request)
+            audit_log_write(action="admin_delete", target=obj, ctx=ctx)
         return super().log_deletions(request, queryset)

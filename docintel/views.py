@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import audit_log_write
 from docintel.auth import login_username
+from docintel.context import ActorContext
 from docintel.services import user_tokens_revoke
 
 
@@ -45,7 +46,9 @@ class LoginView(auth_views.LoginView):
         """Sign the user in as Django does, then audit a ``login`` with the route (``portal`` or ``admin``)."""
         response = super().form_valid(form)
         audit_log_write(
-            action="login", actor=form.get_user(), request=self.request, details={"route": self.audit_route}
+            action="login",
+            ctx=ActorContext.from_request(self.request).as_actor(form.get_user()),
+            details={"route": self.audit_route},
         )
         return response
 
@@ -56,7 +59,7 @@ class LoginView(auth_views.LoginView):
             action="login_failed",
             target_type="docintel.user",
             target_repr=login_username(self.request, {"username": self.request.POST.get("username")}) or "",
-            request=self.request,
+            ctx=ActorContext.from_request(self.request),
             details={
                 "route": self.audit_route,
                 "reasons": codes,
@@ -129,5 +132,6 @@ class LogoutView(auth_views.LogoutView):
         response = super().post(request, *args, **kwargs)
         if user is not None:
             revoked = user_tokens_revoke(user=user)
-            audit_log_write(action="logout", actor=user, request=request, details={"tokens_revoked": revoked})
+            ctx = ActorContext.from_request(request).as_actor(user)
+            audit_log_write(action="logout", ctx=ctx, details={"tokens_revoked": revoked})
         return response

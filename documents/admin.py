@@ -20,13 +20,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from docintel.admin_audit import AuditedAdminMixin
+from docintel.context import ActorContext
 from docintel.errors import DocIntelError, DuplicateDocument
 from docintel.params import int_list_param
 from documents import admin_quarantine  # noqa: F401 - registers the review list of quarantined passages
 from documents.admin_versions import DocumentVersionsAdminMixin, VersionStateFilter
 from documents.models import Chunk, Document
 from documents.services.lifecycle import (
-    document_access_changed,
+    document_access_set,
     document_delete,
     document_reingest,
     document_reocr,
@@ -440,10 +441,10 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
             formsets: the inline formsets (the read-only chunks).
             change: True for an existing document, False for one just added.
         """
-        before = [g.name for g in form.initial.get("access_groups", []) or []]
+        groups = form.cleaned_data.pop("access_groups", None)  # the service sets them (save_m2m skips a popped field)
         super().save_related(request, form, formsets, change)
-        if change:
-            document_access_changed(document=form.instance, before=before, request=request)
+        if groups is not None:
+            document_access_set(document=form.instance, groups=groups, ctx=ActorContext.from_request(request))
 
     def delete_model(self, request: HttpRequest, obj: Document) -> None:
         """Delete from the change page through ``document_delete``: hidden at once, vectors, chunks and file removed.
@@ -454,7 +455,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
             request: the admin request (the actor of the audit row).
             obj: the document to delete.
         """
-        document_delete(document=obj, actor=request.user, request=request)
+        document_delete(document=obj, ctx=ActorContext.from_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         """Delete each selected document through ``document_delete`` (never a bulk row delete).
@@ -464,7 +465,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
             queryset: the documents to delete.
         """
         for document in queryset:
-            document_delete(document=document, actor=request.user, request=request)
+            document_delete(document=document, ctx=ActorContext.from_request(request))
 
     def log_deletions(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
         """Keep Django's LogEntry, skip the mixin's ``admin_delete`` row: ``document_delete`` writes its own audit row.
@@ -494,7 +495,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         done, failed = 0, []
         for document in queryset:
             try:
-                document_reingest(document=document, actor=request.user, request=request)
+                document_reingest(document=document, ctx=ActorContext.from_request(request))
                 done += 1
             except DocIntelError as exc:
                 failed.append(f"{document.title}: {exc.message}")
@@ -513,7 +514,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         done, failed = 0, []
         for document in queryset:
             try:
-                document_reocr(document=document, engine=engine, actor=request.user, request=request)
+                document_reocr(document=document, engine=engine, ctx=ActorContext.from_request(request))
                 done += 1
                 _, note = ocr_engine_for(engine=engine, language=document.language)
                 if note:
@@ -578,7 +579,7 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
         """
         count = 0
         for document in queryset:
-            document_delete(document=document, actor=request.user, request=request)
+            document_delete(document=document, ctx=ActorContext.from_request(request))
             count += 1
         self.message_user(
             request,
@@ -630,11 +631,10 @@ class DocumentAdmin(DocumentVersionsAdminMixin, AuditedAdminMixin, admin.ModelAd
                         fileobj=upload,
                         filename=upload.name or "unnamed",
                         size=upload.size or 0,
-                        uploaded_by=request.user,
+                        ctx=ActorContext.from_request(request),
                         title=form.cleaned_data["title"] if len(files) == 1 else "",
                         language=form.cleaned_data["language"],
                         access_groups=form.cleaned_data["access_groups"],
-                        request=request,
                     )
                     created += 1
                 except DuplicateDocument as exc:

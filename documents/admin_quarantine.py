@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from docintel.context import ActorContext
 from documents.models import QuarantinedPassage
 from documents.services.quarantine import chunk_quarantine, chunk_release
 
@@ -149,7 +150,7 @@ class QuarantinedPassageAdmin(admin.ModelAdmin[QuarantinedPassage]):
         """
         count = 0
         for chunk in queryset.filter(released_at__isnull=True):
-            chunk_release(chunk=chunk, actor=request.user, request=request)
+            chunk_release(chunk=chunk, ctx=ActorContext.from_request(request))
             count += 1
         self.message_user(
             request,
@@ -169,7 +170,7 @@ class QuarantinedPassageAdmin(admin.ModelAdmin[QuarantinedPassage]):
         """
         count = 0
         for chunk in queryset.filter(released_at__isnull=False):
-            chunk_quarantine(chunk=chunk, actor=request.user, rule=chunk.injection_rule, request=request)
+            chunk_quarantine(chunk=chunk, ctx=ActorContext.from_request(request), rule=chunk.injection_rule)
             count += 1
         self.message_user(
             request,

@@ -21,6 +21,7 @@ from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from docintel.context import ActorContext
 from docintel.errors import DocIntelError, DuplicateDocument
 from documents.models import Document
 from documents.services.lifecycle import document_version_restore, document_version_upload
@@ -224,10 +225,9 @@ class DocumentVersionsAdminMixin:
                     fileobj=upload,
                     filename=upload.name or "unnamed",
                     size=upload.size or 0,
-                    uploaded_by=request.user,
+                    ctx=ActorContext.from_request(request),
                     title=form.cleaned_data["title"],
                     language=form.cleaned_data["language"],
-                    request=request,
                 )
             except DuplicateDocument as exc:
                 existing = (exc.detail or {}).get("document_id")
@@ -279,7 +279,7 @@ class DocumentVersionsAdminMixin:
         document = self._version_or_404(request, object_id)
         if request.method == "POST":
             try:
-                document_version_restore(document=document, actor=request.user, request=request)
+                document_version_restore(document=document, ctx=ActorContext.from_request(request))
             except DocIntelError as exc:
                 messages.error(request, format_html("{} <code>{}</code>", exc.message, exc.code))
             else:

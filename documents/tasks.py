@@ -23,6 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from kombu.exceptions import OperationalError as BrokerError
 
+from docintel.celery import DocIntelTask
 from docintel.errors import DocIntelError, DocumentRejected, TransientError
 from documents.models import Document
 from documents.services import ingest
@@ -39,6 +40,7 @@ BACKOFF_MAX = 600
 DELETE_BACKOFF_MAX = BACKOFF_BASE * 2**6
 
 TASK_OPTIONS: dict[str, Any] = {
+    "base": DocIntelTask,  # enqueued after commit with delay_on_commit; a broker outage is logged, not raised
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from chat.models import Response
+from docintel.context import ActorContext
 from docintel.errors import DocIntelError
 from documents.models import Chunk, Document
 from review.models import Replay, ReviewItem
@@ -309,16 +310,16 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
         done: str
         try:
             if action == "resolve":
-                review_item_resolve(item=item, actor=request.user, note=data["note"], request=request)
+                review_item_resolve(item=item, ctx=ActorContext.from_request(request), note=data["note"])
                 done = str(_("The review item is resolved."))
             elif action == "reingest":
                 document = review_item_reingest(
-                    item=item, document_id=data["document_id"], actor=request.user, request=request
+                    item=item, document_id=data["document_id"], ctx=ActorContext.from_request(request)
                 )
                 done = str(_("“%(title)s” is queued for ingestion again.")) % {"title": document.title}
             elif action == "quarantine":
                 chunk = review_item_quarantine(
-                    item=item, chunk_id=data["chunk_id"], actor=request.user, reason=data["reason"], request=request
+                    item=item, chunk_id=data["chunk_id"], ctx=ActorContext.from_request(request), reason=data["reason"]
                 )
                 done = str(_("Passage %(chunk)s is quarantined: retrieval no longer returns it.")) % {"chunk": chunk.pk}
             else:
@@ -326,8 +327,7 @@ class ReviewItemAdmin(ReviewerOnlyAdmin):
                     item=item,
                     expected_answer=data["expected_answer"],
                     expect_no_answer=data["expect_no_answer"],
-                    actor=request.user,
-                    request=request,
+                    ctx=ActorContext.from_request(request),
                 )
                 done = format_html(
                     '{} <a href="{}">#{}</a>',
@@ -437,6 +437,6 @@ class ReplayAdmin(ReviewerOnlyAdmin):
         if not is_reviewer(request):
             raise PermissionDenied
         response = get_object_or_404(Response.objects.select_related("query"), pk=response_id)
-        replay = replay_request(response=response, actor=request.user, request=request)
+        replay = replay_request(response=response, ctx=ActorContext.from_request(request))
         self.message_user(request, _("The replay is queued; this page shows it when it is done."), messages.INFO)
         return HttpResponseRedirect(reverse("admin:review_replay_change", args=[replay.pk]))

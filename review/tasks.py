@@ -8,6 +8,7 @@ import structlog
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from docintel.celery import DocIntelTask
 from docintel.errors import TransientError
 from documents.tasks import ingestion_task
 from review.services.replay import REPLAY_SOFT_TIME_LIMIT, REPLAY_TIME_LIMIT, replay_execute, replay_fail
@@ -17,9 +18,24 @@ log = structlog.get_logger(__name__)
 MAX_RETRIES = 2  # 3 attempts in all
 
 
+class ReplayRunTask(DocIntelTask):
+    """A replay the broker could not take is marked failed (``broker_unavailable``), not left pending for ever."""
+
+    def on_enqueue_error(self, exc: Exception, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Fail the replay named by the task's first argument, with the broker's error as its message.
+
+        Args:
+            exc: the broker's error.
+            args: ``(replay_id,)``.
+            kwargs: unused.
+        """
+        replay_fail(replay_id=int(args[0]), code="broker_unavailable", message=f"The task could not be queued: {exc}")
+
+
 # The ingestion tasks' definition (acks_late, reject_on_worker_lost, Celery's backoff with full jitter) with the
 # replay's time limits; only a TransientError is retried (autoretry_for), as before.
 @ingestion_task(
+    base=ReplayRunTask,
     soft_time_limit=REPLAY_SOFT_TIME_LIMIT,
     time_limit=REPLAY_TIME_LIMIT,
     autoretry_for=(TransientError,),

@@ -6,19 +6,40 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from chat.models import ChatSession, Feedback
 from docintel.api.fields import RejectUnknownFieldsMixin, StrictCharField
 
 
+class QuestionTextField(StrictCharField):
+    """The question's text: the schema states its rules (not blank, ``maxLength``), the service enforces them.
+
+    The field takes any JSON string as sent (untrimmed, unchecked): :func:`chat.services.quota.question_check`
+    applies the one rule every transport shares, so the API refuses exactly what the WebSocket refuses, with the
+    same code. Only a missing, null or non-string value is refused here, as for any field.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        """A string field that documents the limit ``DOCINTEL_WS_MAX_QUESTION_CHARS`` and the not-blank rule."""
+        super().__init__(
+            max_length=settings.DOCINTEL_WS_MAX_QUESTION_CHARS, not_blank=True, trim_whitespace=False, **kwargs
+        )
+
+    def run_validation(self, data: Any = empty) -> Any:
+        """Required, not null, a string; nothing else (the length and blank rules are the service's)."""
+        is_empty, value = self.validate_empty_values(data)
+        if is_empty:
+            return value
+        if not isinstance(value, str):
+            self.fail("invalid")
+        return value
+
+
 class QuestionSerializer(RejectUnknownFieldsMixin, serializers.Serializer[None]):
     """A question to answer from the documents you may read, on its own or as part of one of your chat sessions."""
 
-    text = StrictCharField(
-        max_length=settings.DOCINTEL_WS_MAX_QUESTION_CHARS,
-        not_blank=True,
-        help_text="The question (not only white space).",
-    )
+    text = QuestionTextField(help_text="The question (not only white space).")
     session_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="A chat session of yours; the question joins its history."
     )

@@ -30,6 +30,7 @@ from chat.api.serializers import (
     SessionSerializer,
 )
 from chat.events import error_event
+from chat.services.quota import question_check
 from chat.services.sessions import (
     feedback_submit,
     session_create,
@@ -99,6 +100,7 @@ class EventStreamRenderer(BaseRenderer):
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
     ) -> bytes:
+        """Render a coded error as one ``error`` event; anything else (a stream writes its own frames) as nothing."""
         if isinstance(data, dict) and "code" in data:
             return sse_frame({"type": "error", "code": data["code"], "message": data.get("message", "")})
         return b""
@@ -120,7 +122,10 @@ class JSONAPIView(APIView):
 
 
 class QueryView(JSONAPIView):
-    """Questions count against the user's quotas in the answering service (429 ``rate_limited``, ``Retry-After``)."""
+    """A whole answer; the question's limits are ``question_check``'s (400 ``invalid_input``), the quotas the service's.
+
+    Questions count against the user's quotas in the answering service (429 ``rate_limited``, ``Retry-After``).
+    """
 
     @extend_schema(
         operation_id="query",
@@ -132,8 +137,9 @@ class QueryView(JSONAPIView):
         """Ask a question; the answer comes back whole, with its citations (only from documents you may read)."""
         form = QuestionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        text = question_check(text=form.validated_data["text"])
         session = _session(_user(request), form.validated_data.get("session_id"))
-        result = answer_sync(user=_user(request), text=form.validated_data["text"], session=session)
+        result = answer_sync(user=_user(request), text=text, session=session)
         return Response(AnswerSerializer(result).data)
 
 
@@ -168,9 +174,10 @@ class QueryStreamView(JSONAPIView):
         """Ask a question and receive the answer as it is written (for clients without WebSockets)."""
         form = QuestionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        text = question_check(text=form.validated_data["text"])
         user = _user(request)
         session = _session(user, form.validated_data.get("session_id"))
-        stream = answer_stream(user=user, text=form.validated_data["text"], session=session)
+        stream = answer_stream(user=user, text=text, session=session)
         response = StreamingHttpResponse(sse_events(stream), content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # tell a reverse proxy not to buffer the frames
@@ -178,6 +185,8 @@ class QueryStreamView(JSONAPIView):
 
 
 class SessionListView(JSONAPIView):
+    """``/api/v1/sessions/``: your chat sessions; start one."""
+
     @extend_schema(
         operation_id="sessions_list",
         responses={200: SessionListItemSerializer(many=True), **error_responses()},
@@ -202,6 +211,8 @@ class SessionListView(JSONAPIView):
 
 
 class SessionDetailView(JSONAPIView):
+    """``/api/v1/sessions/{session_id}``: one of your sessions with its history."""
+
     @extend_schema(
         operation_id="sessions_retrieve",
         responses={200: SessionDetailSerializer, **error_responses(404)},
@@ -215,6 +226,8 @@ class SessionDetailView(JSONAPIView):
 
 
 class FeedbackView(JSONAPIView):
+    """``/api/v1/responses/{response_id}/feedback``: rate one of your answers."""
+
     @extend_schema(
         operation_id="responses_feedback",
         request=FeedbackSerializer,

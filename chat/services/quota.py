@@ -1,4 +1,10 @@
-"""Question quotas of a user, shared by every transport: questions per minute and answers running at once.
+"""The limits of a question, shared by every transport: its text, the user's questions per minute, answers at once.
+
+:func:`question_check` is the rule on the text (a string, not only white space, no NUL, at most
+``DOCINTEL_WS_MAX_QUESTION_CHARS`` characters once trimmed); the WebSocket consumer and both question endpoints
+(sync and SSE) call it before they start an answer, and each renders its coded refusal its own way (an ``error``
+frame, a 400 ``{"code", "message", "detail"}``, an ``event: error``). The OpenAPI schema documents the same limit
+(``maxLength`` read from the setting), but enforcement is here.
 
 :func:`answer_admit` runs where an answer starts (:func:`chat.services.answering.answer_stream`), so the WebSocket,
 SSE and the sync API count against the same limits. The counters live in the shared cache (Redis in production:
@@ -17,7 +23,7 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 
-from docintel.errors import RateLimited
+from docintel.errors import InvalidInput, RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -41,13 +47,48 @@ class AnswerSlot:
             await cache.adelete(self.key)
 
 
+def question_check(*, text: object) -> str:
+    """The question's text as the answering path takes it (trimmed), or a coded refusal.
+
+    Args:
+        text: the question as the client sent it (any JSON value: a transport does not check its type first).
+
+    Returns:
+        The text without leading and trailing white space.
+
+    Raises:
+        InvalidInput: not a string, nothing but white space, a NUL character (PostgreSQL cannot store it), or longer
+            than ``DOCINTEL_WS_MAX_QUESTION_CHARS`` characters (counted in characters, so a Greek question has the
+            same limit as an English one); ``detail`` is ``{"text": [message]}``, as the API's validation errors.
+    """
+    limit = int(settings.DOCINTEL_WS_MAX_QUESTION_CHARS)
+    if not isinstance(text, str) or not text.strip():
+        message = "A question needs a non-empty text."
+    elif "\x00" in text:
+        message = "The question may not contain null characters."
+    elif len(text.strip()) > limit:
+        message = f"The question is too long: at most {limit} characters."
+    else:
+        return text.strip()
+    log.info("question_refused", reason=message)
+    raise InvalidInput(message, detail={"text": [message]})
+
+
 def _key(kind: str, user_id: int, suffix: str | int) -> str:
     # user ids are unique per database: several test databases (or deployments) may share one Redis
     return f"docintel:quota:{settings.DATABASES['default']['NAME']}:{kind}:{user_id}:{suffix}"
 
 
 def rate_limited(retry_after: int, message: str) -> RateLimited:
-    """The coded refusal, ``detail.retry_after`` in whole seconds (at least 1)."""
+    """The coded refusal, ``detail.retry_after`` in whole seconds (at least 1).
+
+    Args:
+        retry_after: seconds until the user may ask again.
+        message: what the user is told.
+
+    Returns:
+        The error to raise.
+    """
     return RateLimited(message, detail={"retry_after": max(1, retry_after)})
 
 

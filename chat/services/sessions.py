@@ -53,6 +53,13 @@ def session_create(*, user: User, title: str = "") -> ChatSession:
 def session_for_user(*, user: User | Any, session_id: str | uuid.UUID) -> ChatSession:
     """The session ``session_id`` if ``user`` owns it.
 
+    Args:
+        user: the signed-in user (an inactive or anonymous one owns nothing).
+        session_id: the session's UUID, as a string from a URL or a frame, or a UUID.
+
+    Returns:
+        The session.
+
     Raises:
         SessionNotFound: malformed id, unknown session, or another user's session (indistinguishable on purpose).
     """
@@ -69,7 +76,15 @@ def session_for_user(*, user: User | Any, session_id: str | uuid.UUID) -> ChatSe
 
 
 def sessions_for_list(*, user: User | Any, limit: int = 50) -> QuerySet[ChatSession]:
-    """The user's sessions, most recently active first, each with ``first_question`` and ``last_activity``."""
+    """The user's sessions, most recently active first, each with ``first_question`` and ``last_activity``.
+
+    Args:
+        user: the reader.
+        limit: at most this many sessions.
+
+    Returns:
+        The sessions, annotated, in one query.
+    """
     first_question = Query.objects.filter(session=OuterRef("pk")).order_by("created_at").values("text")[:1]
     return (
         ChatSession.objects.filter(user=user)
@@ -86,7 +101,15 @@ def _citations(raw: Any) -> list[Citation]:
 
 
 def session_history(*, session: ChatSession, limit: int = 100) -> list[HistoryItem]:
-    """The session's exchanges, oldest first (at most the ``limit`` most recent ones)."""
+    """The session's exchanges, oldest first (at most the ``limit`` most recent ones).
+
+    Args:
+        session: the chat session (its owner was checked by the caller).
+        limit: at most this many exchanges, the most recent ones.
+
+    Returns:
+        One item per question: the answer's id, status, text and citations, and the cited versions superseded since.
+    """
     queries = list(Query.objects.filter(session=session).select_related("response").order_by("-created_at")[:limit])
     items: list[HistoryItem] = []
     for query in reversed(queries):
@@ -206,7 +229,15 @@ def feedback_submit(*, user: User, response_id: int, rating: int, comment: str =
 
 
 def feedback_for_responses(*, user: User | Any, response_ids: list[int]) -> dict[int, Feedback]:
-    """``user``'s feedback on each of ``response_ids`` that has one (one query)."""
+    """``user``'s feedback on each of ``response_ids`` that has one (one query).
+
+    Args:
+        user: the reader.
+        response_ids: the answers shown.
+
+    Returns:
+        The feedback by response id (answers without feedback are absent).
+    """
     return {f.response_id: f for f in Feedback.objects.filter(user=user, response_id__in=response_ids)}
 
 
@@ -222,6 +253,8 @@ class SourceGroup:
 
 @dataclass
 class SourceView:
+    """What the source view shows: the document, the cited chunk, the chunks around it, and whether more exist."""
+
     document: Document
     cited: Chunk | None
     groups: list[SourceGroup]
@@ -282,6 +315,14 @@ def page_image_render(*, user: User | Any, document_id: int, page: int) -> Path:
     At ``PAGE_IMAGE_DPI``, never larger than ``PAGE_IMAGE_MAX_PIXELS`` on its longer side (a page may declare any
     size). PDFium is not thread-safe: one render at a time per process.
 
+    Args:
+        user: the reader; the document must be visible to them.
+        document_id: the PDF.
+        page: the page number, from 1.
+
+    Returns:
+        The cached PNG's path.
+
     Raises:
         DocumentNotFound: not visible to the user.
         NotFound: not a PDF, no such page, or a file PDFium cannot read.
@@ -325,6 +366,13 @@ def quote_split(text: str, quote: str) -> tuple[str, str, str] | None:
 
     The source view highlights the quoted sentence inside the cited passage; a quote not found (edited, or
     tampered with in the URL) highlights the passage only.
+
+    Args:
+        text: the cited passage.
+        quote: the words the citation quoted (at least 3 characters, else no highlight).
+
+    Returns:
+        ``(before, quote, after)``, or None when the quote is not in the text.
     """
     quote = quote.strip()
     if len(quote) < 3:

@@ -29,6 +29,7 @@ from docintel.api.fields import (
 )
 from docintel.api.schema import error_responses
 from docintel.auth import lockout_error, lockout_retry_after, login_username
+from docintel.context import ActorContext
 from docintel.errors import NotFound
 from docintel.health import health_check
 
@@ -52,7 +53,7 @@ _HEALTH = inline_serializer(
 
 
 class HealthView(APIView):
-    """Database, Redis, Qdrant and LLM status with latency each: 200 when all are up, 503 otherwise."""
+    """``/api/v1/health``: the probe of every dependency, for load balancers and operators (no sign-in)."""
 
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -62,6 +63,7 @@ class HealthView(APIView):
         auth=[],
     )
     def get(self, request: Request) -> Response:
+        """Database, Redis, Qdrant and LLM status with latency each: 200 when all are up, 503 otherwise."""
         report = health_check()
         return Response(report, status=200 if report["status"] == "ok" else 503)
 
@@ -85,16 +87,17 @@ def _jti(raw: str) -> str:
     post=extend_schema(responses={200: TokenObtainPairSerializer, **_TOKEN_ERRORS, **error_responses(429)}, auth=[])
 )
 class TokenObtainView(jwt_views.TokenObtainPairView):
-    """Email and password in, an access and a refresh token out (``Authorization: Bearer <access>``).
-
-    Five failed attempts for one email address from one client lock that pair out for 15 minutes:
-    429 ``login_locked_out`` with ``detail.retry_after`` in seconds, and a ``Retry-After`` header.
-    """
+    """Sign-in for API clients: simplejwt's pair view, strict JSON, audited (issued and failed), axes lockout."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenObtainSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Email and password in, an access and a refresh token out (``Authorization: Bearer <access>``).
+
+        Five failed attempts for one email address from one client lock that pair out for 15 minutes:
+        429 ``login_locked_out`` with ``detail.retry_after`` in seconds, and a ``Retry-After`` header.
+        """
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
@@ -104,7 +107,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
                 action="login_failed",
                 target_type="docintel.user",
                 target_repr=login_username(request, serializer.initial_data) or "",
-                request=request._request,
+                ctx=ActorContext.from_request(request),
                 details={"route": "api", "locked_out": locked_out},
             )
             if locked_out:
@@ -115,8 +118,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
         data = serializer.validated_data
         audit_log_write(
             action="token_issued",
-            actor=getattr(serializer, "user", None),
-            request=request._request,
+            ctx=ActorContext.from_request(request).as_actor(getattr(serializer, "user", None)),
             details={"grant": "password", "jti": _jti(data["refresh"])},
         )
         return _no_store(Response(data))
@@ -124,12 +126,13 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 
 @extend_schema_view(post=extend_schema(responses={200: TokenRefreshSerializer, **_TOKEN_ERRORS}, auth=[]))
 class TokenRefreshView(jwt_views.TokenRefreshView):
-    """A refresh token in, a new access token and a new refresh token out; the one sent is blacklisted (rotation)."""
+    """Token rotation: simplejwt's refresh view, strict JSON, audited (``token_issued``, grant ``refresh``)."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenRefreshSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A refresh token in, a new access and a new refresh token out; the one sent is blacklisted (rotation)."""
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
@@ -138,8 +141,7 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
         data = serializer.validated_data
         audit_log_write(
             action="token_issued",
-            actor=getattr(serializer, "user", None),
-            request=request._request,
+            ctx=ActorContext.from_request(request).as_actor(getattr(serializer, "user", None)),
             details={"grant": "refresh", "jti": _jti(data["refresh"])},
         )
         return _no_store(Response(data))
@@ -152,12 +154,13 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     )
 )
 class TokenRevokeView(jwt_views.TokenBlacklistView):
-    """Sign out: the refresh token sent is blacklisted and can no longer be refreshed (401 afterwards)."""
+    """Sign-out for API clients: simplejwt's blacklist view, strict JSON, audited (``token_revoked``)."""
 
     parser_classes = (JSONParser,)
     serializer_class = StrictTokenBlacklistSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Sign out: the refresh token sent is blacklisted and can no longer be refreshed (401 afterwards)."""
         from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415
 
         serializer = self.get_serializer(data=request.data)
@@ -168,7 +171,9 @@ class TokenRevokeView(jwt_views.TokenBlacklistView):
         token = RefreshToken(serializer.initial_data["refresh"], verify=False)
         user = get_user_model().objects.filter(pk=token.get("user_id")).first()
         audit_log_write(
-            action="token_revoked", actor=user, request=request._request, details={"jti": str(token.get("jti", ""))}
+            action="token_revoked",
+            ctx=ActorContext.from_request(request).as_actor(user),
+            details={"jti": str(token.get("jti", ""))},
         )
         return Response({})
 

@@ -18,6 +18,7 @@ from audit.services import audit_log_write
 from docintel.api.pagination import StrictPageNumberPagination
 from docintel.api.permissions import IsLibrarianToWrite
 from docintel.api.schema import error_responses
+from docintel.context import ActorContext
 from docintel.errors import DocumentNotFound
 from documents.api.filters import DocumentFilterSet
 from documents.api.serializers import (
@@ -70,6 +71,8 @@ class _VisibleDocuments(generics.GenericAPIView[Document]):
 
 
 class DocumentListView(_VisibleDocuments):
+    """``/api/v1/documents/``: the documents you may read; librarians upload."""
+
     parser_classes = (MultiPartParser,)
     object_level_write = False  # upload: only librarians, checked before the body is read
     all_versions = False  # the list shows each document once, in its current version
@@ -101,16 +104,17 @@ class DocumentListView(_VisibleDocuments):
             fileobj=upload,
             filename=upload.name or "unnamed",
             size=upload.size or 0,
-            uploaded_by=request.user,
+            ctx=ActorContext.from_request(request),
             title=form.validated_data["title"],
             language=form.validated_data["language"],
             access_groups=form.validated_data.get("access_groups", []),
-            request=request._request,
         )
         return self.render_document(document, status_code=status.HTTP_201_CREATED)
 
 
 class DocumentDetailView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/``: one document; librarians delete it."""
+
     @extend_schema(operation_id="documents_retrieve", responses={200: DocumentSerializer, **error_responses(404)})
     def get(self, request: Request, pk: int) -> Response:
         """A document with its ingestion status, stage, progress and error."""
@@ -122,11 +126,13 @@ class DocumentDetailView(_VisibleDocuments):
     )
     def delete(self, request: Request, pk: int) -> Response:
         """Delete a document and all its versions (librarians): hidden at once, vectors, chunks and files removed."""
-        document_delete(document=self.get_object(), actor=request.user, request=request._request)
+        document_delete(document=self.get_object(), ctx=ActorContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DocumentReingestView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/reingest/``: librarians queue a document for ingestion again."""
+
     @extend_schema(
         operation_id="documents_reingest",
         request=None,
@@ -134,11 +140,13 @@ class DocumentReingestView(_VisibleDocuments):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Queue a document for ingestion again (librarians); its chunks are replaced, never appended."""
-        document = document_reingest(document=self.get_object(), actor=request.user, request=request._request)
+        document = document_reingest(document=self.get_object(), ctx=ActorContext.from_request(request))
         return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
 
 
 class DocumentVersionsView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/versions/``: the versions of a document; librarians upload a new one."""
+
     parser_classes = (MultiPartParser,)
 
     @extend_schema(
@@ -175,15 +183,16 @@ class DocumentVersionsView(_VisibleDocuments):
             fileobj=upload,
             filename=upload.name or "unnamed",
             size=upload.size or 0,
-            uploaded_by=request.user,
+            ctx=ActorContext.from_request(request),
             title=form.validated_data["title"],
             language=form.validated_data["language"],
-            request=request._request,
         )
         return self.render_document(new, status_code=status.HTTP_201_CREATED)
 
 
 class DocumentRestoreView(_VisibleDocuments):
+    """``/api/v1/documents/{id}/restore/``: librarians make an old version current again."""
+
     @extend_schema(
         operation_id="documents_restore",
         request=None,
@@ -194,15 +203,18 @@ class DocumentRestoreView(_VisibleDocuments):
 
         The current version answers ``version_conflict``; a version being ingested ``document_busy``.
         """
-        document = document_version_restore(document=self.get_object(), actor=request.user, request=request._request)
+        document = document_version_restore(document=self.get_object(), ctx=ActorContext.from_request(request))
         return self.render_document(document, status_code=status.HTTP_202_ACCEPTED)
 
 
 class DocumentChunksView(generics.GenericAPIView[Chunk]):
+    """``/api/v1/documents/{id}/chunks/``: the passages of a document you may read."""
+
     serializer_class = ChunkSerializer
     pagination_class = StrictPageNumberPagination
 
     def get_queryset(self) -> QuerySet[Chunk]:
+        """The document's chunks in reading order; an id you may not read (or a version out of view) is a 404."""
         if not Document.objects.versions_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).exists():
             raise DocumentNotFound
         return Chunk.objects.filter(document_id=self.kwargs["pk"]).order_by("ordinal")
@@ -217,10 +229,9 @@ class DocumentChunksView(generics.GenericAPIView[Chunk]):
         assert page is not None  # the API always paginates (DEFAULT_PAGINATION_CLASS)
         audit_log_write(
             action="chunks_read",
-            actor=request.user,
+            ctx=ActorContext.from_request(request),
             target_type="documents.document",
             target_id=pk,
-            request=request._request,
             details={"chunk_ids": [chunk.pk for chunk in page]},
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 
+from docintel.context import ActorContext
 from docintel.errors import DocIntelError, DuplicateDocument
 from documents.models import Document
 from documents.services.formats import Member
@@ -77,7 +78,7 @@ def children_create(*, document: Document, members: list[Member]) -> list[dict[s
                 fileobj=io.BytesIO(member.data),
                 filename=filename,
                 size=len(member.data),
-                uploaded_by=document.uploaded_by,
+                ctx=ActorContext.for_user(document.uploaded_by),  # the container's uploader uploads its members
                 access_groups=groups,
                 parent=document,
                 source=member.name,

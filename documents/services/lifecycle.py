@@ -12,11 +12,10 @@ from django.contrib.auth.models import Group
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import HttpRequest
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from audit.services import audit_log_write
+from docintel.context import ActorContext
 from docintel.errors import DocumentBusy, DocumentNotFound, DocumentRejected, DuplicateDocument, VersionConflict
 from documents.models import Document
 from documents.services.validation import (
@@ -47,50 +46,47 @@ def _clean_filename(name: str) -> str:
     return base[:255] or "unnamed"
 
 
-def _enqueue_on_commit(task_name: str, document_id: int) -> None:
-    """Enqueue an ingestion task once the surrounding transaction has committed (never inside it)."""
+def _tasks() -> Any:
+    """The ingestion task module, imported when first needed (it imports the services)."""
+    from documents import tasks  # documents.tasks imports this module
 
-    def send() -> None:
-        from documents import tasks  # the task module imports the services
-
-        try:
-            getattr(tasks, task_name).delay(document_id)
-        except OperationalError as exc:  # broker down: the row stays queued; re-ingest or import retries it
-            log.error("task_enqueue_failed", task=task_name, document_id=document_id, error=str(exc))
-
-    transaction.on_commit(send)
+    return tasks
 
 
-def document_access_changed(*, document: Document, before: list[str], request: HttpRequest | None = None) -> list[int]:
-    """After a document's access groups were saved: audit it, share them with every version, sync the vectors.
+def document_access_set(*, document: Document, groups: Iterable[Group], ctx: ActorContext) -> list[int]:
+    """Give a document, and every version of it, these reader groups; audit it and sync the vectors after commit.
 
-    A family of versions has one set of readers, so the other versions get the same groups. The vectors are
-    rewritten by ``sync_document_access``, a task (retried with backoff) enqueued after commit.
+    A family of versions has one set of readers, so the other versions get the same groups. The vectors carry the
+    groups in their permission payload; ``sync_document_access`` (a task retried with backoff) rewrites them once
+    this transaction commits. Setting the groups a document already has changes nothing and writes nothing.
 
     Args:
-        document: the document whose groups were just saved.
-        before: the group names it had before the change.
-        request: the admin request, for the audit row (actor, IP).
+        document: any version of the document.
+        groups: the groups whose members may read it (none: librarians only).
+        ctx: the librarian who changed them, and from where (the audit row).
 
     Returns:
         The ids of the documents whose vectors will be synced (empty when nothing changed).
     """
-    groups = list(document.access_groups.all())
+    groups = list(groups)
     after = sorted(g.name for g in groups)
-    if after == sorted(before):
-        return []
-    audit_log_write(
-        action="document_access_changed",
-        target=document,
-        request=request,
-        details={"before": sorted(before), "after": after},
-    )
-    changed = [document.pk]
-    for version in Document.objects.family_of(document).exclude(pk=document.pk):
-        version.access_groups.set(groups)
-        changed.append(version.pk)
-    for document_id in changed:
-        _enqueue_on_commit("sync_document_access", document_id)
+    with transaction.atomic():
+        before = sorted(document.access_groups.values_list("name", flat=True))
+        if after == before:
+            return []
+        document.access_groups.set(groups)
+        audit_log_write(
+            action="document_access_changed",
+            ctx=ctx,
+            target=document,
+            details={"before": before, "after": after},
+        )
+        changed = [document.pk]
+        for version in Document.objects.family_of(document).exclude(pk=document.pk):
+            version.access_groups.set(groups)
+            changed.append(version.pk)
+        for document_id in changed:
+            _tasks().sync_document_access.delay_on_commit(document_id)
     log.info("document_access_changed", document_id=document.pk, versions=len(changed), groups=after)
     return changed
 
@@ -142,11 +138,10 @@ def document_upload(
     fileobj: IO[bytes],
     filename: str,
     size: int,
-    uploaded_by: Any,
+    ctx: ActorContext,
     title: str = "",
     language: str = "",
     access_groups: Iterable[Group] = (),
-    request: HttpRequest | None = None,
     parent: Document | None = None,
     source: str = "",
 ) -> Document:
@@ -156,11 +151,10 @@ def document_upload(
         fileobj: the file's bytes (seekable).
         filename: the client's file name; kept as metadata only.
         size: the file's size in bytes.
-        uploaded_by: the librarian who uploads.
+        ctx: who uploads (the librarian, recorded as ``uploaded_by``; the system for an import) and from where.
         title: the title; defaults to the file name without its extension.
         language: a language hint (``el``, ``en``); detected during ingestion when empty.
         access_groups: groups whose members may read the document (none: librarians only).
-        request: the HTTP request, for the audit row.
         parent: the e-mail or archive this file came out of (child documents, see ``documents.services.children``).
         source: the file's path inside ``parent`` (kept in ``ingest_info["source"]``).
 
@@ -179,7 +173,7 @@ def document_upload(
         mime_type=sniffed.mime_type,
         size_bytes=size,
         language=language,
-        uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
+        uploaded_by=ctx.actor,
         parent=parent,
         ingest_info={"source": source[:500], "parent_id": parent.pk} if parent is not None else {},
     )
@@ -193,9 +187,8 @@ def document_upload(
                 document.access_groups.set(groups)
             audit_log_write(
                 action="document_uploaded",
-                actor=uploaded_by,
+                ctx=ctx,
                 target=document,
-                request=request,
                 details={
                     "filename": original,
                     "sha256": sha256,
@@ -205,7 +198,7 @@ def document_upload(
                     **({"parent_id": parent.pk, "source": source[:500]} if parent is not None else {}),
                 },
             )
-            _enqueue_on_commit("ingest_document", document.pk)
+            _tasks().ingest_document.delay_on_commit(document.pk)
     except IntegrityError as exc:
         document.file.delete(save=False)
         raise DuplicateDocument("This file was uploaded at the same moment by someone else.") from exc
@@ -216,8 +209,15 @@ def document_upload(
     return document
 
 
-def document_reingest(*, document: Document, actor: Any, request: HttpRequest | None = None) -> Document:
+def document_reingest(*, document: Document, ctx: ActorContext) -> Document:
     """Queue a document for ingestion again; its chunks and vectors are replaced, never appended.
+
+    Args:
+        document: the document (its current version).
+        ctx: the librarian who asks, and from where (the audit row).
+
+    Returns:
+        The document, queued.
 
     Raises:
         DocumentBusy: the document is being deleted.
@@ -241,17 +241,25 @@ def document_reingest(*, document: Document, actor: Any, request: HttpRequest | 
         if not updated:
             raise DocumentBusy("The document is being deleted.")
         document.refresh_from_db()
-        audit_log_write(action="document_reingest_requested", actor=actor, target=document, request=request)
-        _enqueue_on_commit("ingest_document", document.pk)
+        audit_log_write(action="document_reingest_requested", ctx=ctx, target=document)
+        _tasks().ingest_document.delay_on_commit(document.pk)
     log.info("document_reingest_requested", document_id=document.pk)
     return document
 
 
-def document_reocr(*, document: Document, engine: str, actor: Any, request: HttpRequest | None = None) -> Document:
+def document_reocr(*, document: Document, engine: str, ctx: ActorContext) -> Document:
     """Run OCR again on a scan or image with ``engine``; its chunks and vectors are replaced.
 
     ``tesseract`` runs on the default queue; ``easyocr`` and ``surya`` need a worker on the ``ocr`` queue (their
     environment), which is checked first, so the librarian hears at once when none is running.
+
+    Args:
+        document: the scan or image (its current version).
+        engine: ``tesseract``, ``easyocr`` or ``surya``.
+        ctx: the librarian who asks, and from where (the audit row).
+
+    Returns:
+        The document, queued at the OCR stage.
 
     Raises:
         DocumentRejected: ``not_a_scan`` (the document has a text layer: re-ingest it), ``ocr_engine_unavailable``
@@ -301,19 +309,8 @@ def document_reocr(*, document: Document, engine: str, actor: Any, request: Http
         if not updated:
             raise DocumentBusy("The document is being processed or deleted.")
         document.refresh_from_db()
-        audit_log_write(
-            action="document_reocr_requested", actor=actor, target=document, request=request, details={"engine": engine}
-        )
-
-        def send() -> None:
-            from documents import tasks
-
-            try:
-                tasks.process_ocr.apply_async(args=(document.pk,), kwargs={"engine": engine}, queue=queue)
-            except OperationalError as exc:
-                log.error("task_enqueue_failed", task="process_ocr", document_id=document.pk, error=str(exc))
-
-        transaction.on_commit(send)
+        audit_log_write(action="document_reocr_requested", ctx=ctx, target=document, details={"engine": engine})
+        _tasks().process_ocr.apply_async_on_commit(args=(document.pk,), kwargs={"engine": engine}, queue=queue)
     log.info("document_reocr_requested", document_id=document.pk, engine=engine, queue=queue)
     return document
 
@@ -326,22 +323,27 @@ def _refuse_superseded(document: Document) -> None:
         )
 
 
-def document_delete(*, document: Document, actor: Any, request: HttpRequest | None = None) -> None:
+def document_delete(*, document: Document, ctx: ActorContext) -> None:
     """Hide the document at once and queue the removal of its vectors, chunks and file (in that order).
 
     Every version of the document is deleted with it (any version given deletes the family), and so are the
-    documents each version contains (e-mail attachments, archive members).
+    documents each version contains (e-mail attachments, archive members). Deleting a document already being
+    deleted does nothing.
+
+    Args:
+        document: any version of the document.
+        ctx: who deletes it, and from where (one audit row per document hidden).
     """
     versions = list(Document.objects.family_of(document)) if document.deleted_at is None else []
     for version in versions:
         if version.pk != document.pk:
-            _document_delete_one(document=version, actor=actor, request=request)
-    _document_delete_one(document=document, actor=actor, request=request)
+            _document_delete_one(document=version, ctx=ctx)
+    _document_delete_one(document=document, ctx=ctx)
 
 
-def _document_delete_one(*, document: Document, actor: Any, request: HttpRequest | None) -> None:
+def _document_delete_one(*, document: Document, ctx: ActorContext) -> None:
     for child in Document.objects.not_deleted().filter(parent_id=document.pk):
-        document_delete(document=child, actor=actor, request=request)
+        document_delete(document=child, ctx=ctx)
     with transaction.atomic():
         updated = Document.objects.filter(pk=document.pk, deleted_at__isnull=True).update(
             deleted_at=timezone.now(), stage=Document.Stage.DELETING, updated_at=timezone.now()
@@ -350,12 +352,11 @@ def _document_delete_one(*, document: Document, actor: Any, request: HttpRequest
             return
         audit_log_write(
             action="document_delete_requested",
-            actor=actor,
+            ctx=ctx,
             target=document,
-            request=request,
             details={"sha256": document.sha256, "filename": document.original_filename},
         )
-        _enqueue_on_commit("delete_document_cascade", document.pk)
+        _tasks().delete_document_cascade.delay_on_commit(document.pk)
     log.info("document_delete_requested", document_id=document.pk)
 
 
@@ -386,7 +387,7 @@ def _pending_make_way(*, family: list[Document], keep: Document | None = None) -
                 detail={"document_id": other.pk, "version": other.version},
             )
         Document.objects.filter(pk=other.pk).update(superseded_at=now, updated_at=now)
-        _enqueue_on_commit("delete_version_points", other.pk)
+        _tasks().delete_version_points.delay_on_commit(other.pk)
 
 
 def document_version_upload(
@@ -395,10 +396,9 @@ def document_version_upload(
     fileobj: IO[bytes],
     filename: str,
     size: int,
-    uploaded_by: Any,
+    ctx: ActorContext,
     title: str = "",
     language: str = "",
-    request: HttpRequest | None = None,
 ) -> Document:
     """Upload a new version of ``document``: it ingests beside the current version and replaces it when indexed.
 
@@ -411,10 +411,9 @@ def document_version_upload(
         fileobj: the new file's bytes (seekable).
         filename: the client's file name; kept as metadata only.
         size: the file's size in bytes.
-        uploaded_by: the librarian who uploads.
+        ctx: who uploads (recorded as the version's ``uploaded_by``) and from where, for the audit row.
         title: the new version's title; defaults to the current version's title.
         language: a language hint (``el``, ``en``); detected during ingestion when empty.
-        request: the HTTP request, for the audit row.
 
     Returns:
         The new version, status ``queued``, not current.
@@ -441,7 +440,7 @@ def document_version_upload(
         mime_type=sniffed.mime_type,
         size_bytes=size,
         language=language,
-        uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
+        uploaded_by=ctx.actor,
         version_of_id=document.family_id,
         is_current=False,
     )
@@ -460,9 +459,8 @@ def document_version_upload(
             new.access_groups.set(groups)
             audit_log_write(
                 action="document_version_uploaded",
-                actor=uploaded_by,
+                ctx=ctx,
                 target=new,
-                request=request,
                 details={
                     "family_id": new.family_id,
                     "version": new.version,
@@ -475,7 +473,7 @@ def document_version_upload(
                     "access_groups": [g.name for g in groups],
                 },
             )
-            _enqueue_on_commit("ingest_document", new.pk)
+            _tasks().ingest_document.delay_on_commit(new.pk)
     except IntegrityError as exc:
         new.file.delete(save=False)
         raise DuplicateDocument("This file or a version of this document was uploaded at the same moment.") from exc
@@ -486,7 +484,7 @@ def document_version_upload(
     return new
 
 
-def document_version_restore(*, document: Document, actor: Any, request: HttpRequest | None = None) -> Document:
+def document_version_restore(*, document: Document, ctx: ActorContext) -> Document:
     """Make an old version current again, by the same switch as a new version.
 
     Its chunks are still in the database: they are embedded and indexed again (staged, out of search), then the
@@ -495,8 +493,7 @@ def document_version_restore(*, document: Document, actor: Any, request: HttpReq
 
     Args:
         document: the version to restore (not the current one).
-        actor: the librarian.
-        request: the HTTP request, for the audit row.
+        ctx: the librarian who restores it, and from where (the audit row).
 
     Returns:
         The version, queued, not current until it is indexed.
@@ -544,9 +541,8 @@ def document_version_restore(*, document: Document, actor: Any, request: HttpReq
         me.refresh_from_db()
         audit_log_write(
             action="document_version_restore_requested",
-            actor=actor,
+            ctx=ctx,
             target=me,
-            request=request,
             details={
                 "family_id": me.family_id,
                 "version": me.version,
@@ -555,6 +551,6 @@ def document_version_restore(*, document: Document, actor: Any, request: HttpReq
                 "reembed": has_chunks,
             },
         )
-        _enqueue_on_commit(task, me.pk)
+        getattr(_tasks(), task).delay_on_commit(me.pk)
     log.info("document_version_restore_requested", document_id=me.pk, version=me.version, task=task)
     return me

@@ -18,11 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_log_write
+from docintel.context import ActorContext
 from documents.models import Chunk, Document
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
-
     from documents.services.chunking import ChunkDraft
 
 log = structlog.get_logger(__name__)
@@ -35,6 +34,14 @@ def chunk_injection_rule(*, text: str, heading_path: Iterable[Any], title: str) 
 
     Headings and titles enter the prompt beside the text, so an instruction hidden in a heading is as dangerous as
     one in a paragraph.
+
+    Args:
+        text: the passage's text.
+        heading_path: the headings above it, outermost first.
+        title: its document's title.
+
+    Returns:
+        The rule's name (prefixed ``heading`` or ``title`` when it fired there, at most 200 characters), or ``""``.
     """
     from guards import injection_rule_fired  # loads the guard rules lazily
 
@@ -45,7 +52,15 @@ def chunk_injection_rule(*, text: str, heading_path: Iterable[Any], title: str) 
 
 
 def chunks_flag(*, document: Document, drafts: list[ChunkDraft]) -> list[tuple[bool, str]]:
-    """Scan each draft chunk of ``document`` (text, headings, title): ``(flagged, rule)`` per draft, in order."""
+    """Scan each draft chunk of ``document`` (text, headings, title): ``(flagged, rule)`` per draft, in order.
+
+    Args:
+        document: the document being chunked (its title is scanned with every draft).
+        drafts: its draft chunks.
+
+    Returns:
+        One ``(flagged, rule)`` pair per draft, in the drafts' order.
+    """
     out = []
     for draft in drafts:
         rule = chunk_injection_rule(text=draft.text, heading_path=draft.heading_path, title=document.title)
@@ -53,24 +68,20 @@ def chunks_flag(*, document: Document, drafts: list[ChunkDraft]) -> list[tuple[b
     return out
 
 
-def _sync_on_commit(chunk_ids: list[int]) -> None:
-    def send() -> None:
-        from documents.tasks import sync_chunk_quarantine  # the task module imports the services
+def _sync_on_commit(chunk_id: int) -> None:
+    """Write the chunk's quarantine state onto its vector once this transaction commits (a broker outage is logged)."""
+    from documents.tasks import sync_chunk_quarantine  # the task module imports the services
 
-        for chunk_id in chunk_ids:
-            sync_chunk_quarantine.delay(chunk_id)
-
-    transaction.on_commit(send)
+    sync_chunk_quarantine.delay_on_commit(chunk_id)
 
 
-def chunk_quarantine(*, chunk: Chunk, actor: Any, rule: str, request: HttpRequest | None = None) -> Chunk:
+def chunk_quarantine(*, chunk: Chunk, ctx: ActorContext, rule: str) -> Chunk:
     """Hold a passage out of retrieval (a librarian's decision, e.g. from the review queue). Idempotent.
 
     Args:
         chunk: the passage.
-        actor: the librarian.
+        ctx: the librarian who holds it, and from where (the audit row).
         rule: why (shown in the review list); ``librarian`` when empty.
-        request: the admin request, for the audit row.
 
     Returns:
         The chunk, quarantined.
@@ -83,34 +94,39 @@ def chunk_quarantine(*, chunk: Chunk, actor: Any, rule: str, request: HttpReques
         chunk.refresh_from_db()
         audit_log_write(
             action="chunk_quarantined",
-            actor=actor,
+            ctx=ctx,
             target=chunk,
-            request=request,
             details={"document_id": chunk.document_id, "rule": reason},
         )
-        _sync_on_commit([chunk.pk])
+        _sync_on_commit(chunk.pk)
     log.info("chunk_quarantined", chunk_id=chunk.pk, document_id=chunk.document_id, rule=reason)
     return chunk
 
 
-def chunk_release(*, chunk: Chunk, actor: Any, request: HttpRequest | None = None) -> Chunk:
+def chunk_release(*, chunk: Chunk, ctx: ActorContext) -> Chunk:
     """Let a flagged passage be retrieved again (a librarian read it and judged it plain content). Idempotent.
 
     The flag and its rule stay, so the review list keeps showing who released what and why it was held.
+
+    Args:
+        chunk: the passage.
+        ctx: the librarian who releases it (recorded as ``released_by``), and from where (the audit row).
+
+    Returns:
+        The chunk, released.
     """
     with transaction.atomic():
         Chunk.objects.filter(pk=chunk.pk, released_at__isnull=True).update(
-            released_at=timezone.now(), released_by=actor
+            released_at=timezone.now(), released_by=ctx.actor
         )
         chunk.refresh_from_db()
         audit_log_write(
             action="chunk_released",
-            actor=actor,
+            ctx=ctx,
             target=chunk,
-            request=request,
             details={"document_id": chunk.document_id, "rule": chunk.injection_rule},
         )
-        _sync_on_commit([chunk.pk])
+        _sync_on_commit(chunk.pk)
     log.info("chunk_released", chunk_id=chunk.pk, document_id=chunk.document_id)
     return chunk
 

@@ -17,14 +17,12 @@ step re-runs (its points are re-written staged), or the new version fails and ma
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import structlog
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from audit.services import audit_log_write
 from docintel.errors import VectorStoreUnavailable
@@ -34,15 +32,6 @@ from documents.models import Document
 log = structlog.get_logger(__name__)
 
 Status = Document.Status
-
-
-def _enqueue_points_delete(document_id: int) -> None:
-    from documents import tasks  # the task module imports the services
-
-    try:
-        tasks.delete_version_points.delay(document_id)
-    except OperationalError as exc:  # broker down: the superseded version's points stay, never searched (hydration)
-        log.error("task_enqueue_failed", task="delete_version_points", document_id=document_id, error=str(exc))
 
 
 def _publish(document_ids: list[int]) -> None:
@@ -128,8 +117,10 @@ def version_complete(*, document_id: int) -> bool:
                 "superseded": [{"document_id": d.pk, "version": d.version} for d in previous],
             },
         )
-        for old in previous:  # (3) after commit
-            transaction.on_commit(partial(_enqueue_points_delete, old.pk))
+        from documents import tasks  # the task module imports the services
+
+        for old in previous:  # (3) after commit; a broker outage leaves their points, never searched (hydration)
+            tasks.delete_version_points.delay_on_commit(old.pk)
     _publish([document_id, *(d.pk for d in previous)])
     log.info(
         "document_version_activated",

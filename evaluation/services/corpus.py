@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import structlog
 from django.contrib.auth.models import Group
 
+from docintel.context import ActorContext
 from docintel.errors import DuplicateDocument
 from docintel.models import User
 from docintel.roles import READER
@@ -88,7 +89,7 @@ def documents_ingest(*, files: list[EvalFile], principals: EvalPrincipals) -> di
                     fileobj=io.BytesIO(f.data),
                     filename=f.filename,
                     size=len(f.data),
-                    uploaded_by=None,
+                    ctx=ActorContext.system(),
                     title=f.title,
                     language=f.language,
                     access_groups=groups,
@@ -118,5 +119,5 @@ def documents_remove(*, documents: list[Document]) -> int:
 
     with _tasks_inline():
         for document in documents:
-            document_delete(document=document, actor=None)
+            document_delete(document=document, ctx=ActorContext.system())
     return len(documents)

@@ -26,6 +26,7 @@ def evaluation_questions_from_feedback(*, feedback: Iterable[Feedback], actor: A
         (questions created, rows skipped: thumbs-up or already converted).
     """
     from audit.services import audit_log_write
+    from docintel.context import ActorContext
 
     created = skipped = 0
     rows = list(feedback)
@@ -50,7 +51,7 @@ def evaluation_questions_from_feedback(*, feedback: Iterable[Feedback], actor: A
         )
         audit_log_write(
             action="evaluation_question_created",
-            actor=actor,
+            ctx=ActorContext.for_user(actor),
             target=question,
             details={"feedback_id": row.pk, "response_id": row.response_id},
         )

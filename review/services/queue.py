@@ -14,7 +14,7 @@ Every change is audited (:func:`audit.services.audit_log_write`) and recorded on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from django.db import transaction
@@ -22,14 +22,12 @@ from django.utils import timezone
 
 from audit.services import audit_log_write
 from chat.models import Feedback, Response
+from docintel.context import ActorContext
 from docintel.errors import Conflict, DocumentNotFound, InvalidInput, NotFound
 from documents.models import Chunk, Document
 from documents.services.lifecycle import document_reingest
 from evaluation.models import EvaluationQuestion
 from review.models import ReviewItem
-
-if TYPE_CHECKING:
-    from django.http import HttpRequest
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +93,7 @@ def review_item_feedback(*, feedback: Feedback) -> ReviewItem | None:
     """
     item = ReviewItem.objects.select_for_update().filter(response_id=feedback.response_id).first()
     reader = feedback.user
+    ctx = ActorContext.for_user(reader)  # the reader's own feedback: the transport that took it has no request here
     if feedback.rating > 0:
         if item is None or item.status != ReviewItem.Status.OPEN:
             return item
@@ -102,7 +101,7 @@ def review_item_feedback(*, feedback: Feedback) -> ReviewItem | None:
         item.feedback = feedback
         _append(item, _action(reader, "withdrawn", note="the reader rated the answer helpful"))
         item.save(update_fields=["status", "feedback", "actions", "updated_at"])
-        audit_log_write(action="review_item_withdrawn", actor=reader, target=item, details={"feedback_id": feedback.pk})
+        audit_log_write(action="review_item_withdrawn", ctx=ctx, target=item, details={"feedback_id": feedback.pk})
         log.info("review_item_withdrawn", review_item_id=item.pk, response_id=feedback.response_id)
         return item
     if item is None:
@@ -120,7 +119,7 @@ def review_item_feedback(*, feedback: Feedback) -> ReviewItem | None:
         )
         audit_log_write(
             action="review_item_opened",
-            actor=reader,
+            ctx=ctx,
             target=item,
             details={"response_id": response.pk, "feedback_id": feedback.pk},
         )
@@ -142,7 +141,7 @@ def review_item_feedback(*, feedback: Feedback) -> ReviewItem | None:
     item.save(update_fields=fields)
     audit_log_write(
         action=f"review_item_{what}",
-        actor=reader,
+        ctx=ctx,
         target=item,
         details={"feedback_id": feedback.pk, "comment_changed": new_comment},
     )
@@ -165,8 +164,16 @@ def _passage_ids(item: ReviewItem) -> tuple[set[int], set[int]]:
 
 
 @transaction.atomic
-def review_item_resolve(*, item: ReviewItem, actor: Any, note: str, request: HttpRequest | None = None) -> ReviewItem:
+def review_item_resolve(*, item: ReviewItem, ctx: ActorContext, note: str) -> ReviewItem:
     """Close an item with the librarian's note (what was wrong, what was done).
+
+    Args:
+        item: the review item.
+        ctx: the librarian who resolves it (recorded as ``resolved_by``), and from where (the audit row).
+        note: the resolution note (required, at most NOTE_MAX_CHARS characters).
+
+    Returns:
+        The item, resolved.
 
     Raises:
         InvalidInput: an empty or over-long note.
@@ -182,20 +189,26 @@ def review_item_resolve(*, item: ReviewItem, actor: Any, note: str, request: Htt
         raise Conflict("This review item is already resolved.")
     item.status = ReviewItem.Status.RESOLVED
     item.resolution_note = note
-    item.resolved_by = actor
+    item.resolved_by = ctx.actor
     item.resolved_at = timezone.now()
-    _append(item, _action(actor, "resolved", note=note))
+    _append(item, _action(ctx.actor, "resolved", note=note))
     item.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at", "actions", "updated_at"])
-    audit_log_write(action="review_item_resolved", actor=actor, target=item, request=request, details={"note": note})
+    audit_log_write(action="review_item_resolved", ctx=ctx, target=item, details={"note": note})
     log.info("review_item_resolved", review_item_id=item.pk)
     return item
 
 
 @transaction.atomic
-def review_item_reingest(
-    *, item: ReviewItem, document_id: int, actor: Any, request: HttpRequest | None = None
-) -> Document:
+def review_item_reingest(*, item: ReviewItem, document_id: int, ctx: ActorContext) -> Document:
     """Queue one of the item's documents for ingestion again (:func:`documents.services.lifecycle.document_reingest`).
+
+    Args:
+        item: the review item.
+        document_id: one of the documents its passages came from.
+        ctx: the librarian, and from where (both audit rows).
+
+    Returns:
+        The document, queued.
 
     Raises:
         DocumentNotFound: the document is not one of the item's passages, or it was deleted.
@@ -206,14 +219,13 @@ def review_item_reingest(
     if document_id not in document_ids or document is None:
         raise DocumentNotFound("This document is not one of the answer's passages, or it was deleted.")
     item = _locked(item)
-    document = document_reingest(document=document, actor=actor, request=request)
-    _append(item, _action(actor, "document_reingested", document_id=document.pk, document_title=document.title))
+    document = document_reingest(document=document, ctx=ctx)
+    _append(item, _action(ctx.actor, "document_reingested", document_id=document.pk, document_title=document.title))
     item.save(update_fields=["actions", "updated_at"])
     audit_log_write(
         action="review_document_reingested",
-        actor=actor,
+        ctx=ctx,
         target=item,
-        request=request,
         details={"document_id": document.pk},
     )
     log.info("review_document_reingested", review_item_id=item.pk, document_id=document.pk)
@@ -221,10 +233,17 @@ def review_item_reingest(
 
 
 @transaction.atomic
-def review_item_quarantine(
-    *, item: ReviewItem, chunk_id: int, actor: Any, reason: str = "", request: HttpRequest | None = None
-) -> Chunk:
+def review_item_quarantine(*, item: ReviewItem, chunk_id: int, ctx: ActorContext, reason: str = "") -> Chunk:
     """Hold one of the item's passages out of retrieval (:func:`documents.services.quarantine.chunk_quarantine`).
+
+    Args:
+        item: the review item.
+        chunk_id: one of its passages.
+        ctx: the librarian, and from where (both audit rows).
+        reason: why, shown in the review list with the item's number (at most 180 characters).
+
+    Returns:
+        The chunk, quarantined.
 
     Raises:
         NotFound: the passage is not one of the item's, or it no longer exists (its document was re-ingested).
@@ -241,14 +260,15 @@ def review_item_quarantine(
         raise NotFound("This passage is not one of the answer's, or it no longer exists (re-ingested or deleted).")
     item = _locked(item)
     rule = f"review #{item.pk}: {reason}" if reason else f"review #{item.pk}"
-    chunk = chunk_quarantine(chunk=chunk, actor=actor, rule=rule, request=request)
-    _append(item, _action(actor, "passage_quarantined", chunk_id=chunk.pk, document_id=chunk.document_id, rule=rule))
+    chunk = chunk_quarantine(chunk=chunk, ctx=ctx, rule=rule)
+    _append(
+        item, _action(ctx.actor, "passage_quarantined", chunk_id=chunk.pk, document_id=chunk.document_id, rule=rule)
+    )
     item.save(update_fields=["actions", "updated_at"])
     audit_log_write(
         action="review_passage_quarantined",
-        actor=actor,
+        ctx=ctx,
         target=item,
-        request=request,
         details={"chunk_id": chunk.pk, "document_id": chunk.document_id, "rule": rule},
     )
     log.info("review_passage_quarantined", review_item_id=item.pk, chunk_id=chunk.pk)
@@ -261,13 +281,21 @@ def review_item_to_evaluation(
     item: ReviewItem,
     expected_answer: str,
     expect_no_answer: bool = False,
-    actor: Any,
-    request: HttpRequest | None = None,
+    ctx: ActorContext,
 ) -> EvaluationQuestion:
     """Turn the item's question into an evaluation question every run asks again, with the expected answer.
 
     One evaluation question per feedback: one made earlier (by this action or the feedback list's action) gets the
     expected answer instead of a second one being created. The question is asked as the reader who asked it.
+
+    Args:
+        item: the review item.
+        expected_answer: what a good answer says (may be empty with ``expect_no_answer``).
+        expect_no_answer: the documents do not say: the right answer is "no answer".
+        ctx: the librarian (recorded as the question's ``created_by``), and from where (the audit row).
+
+    Returns:
+        The evaluation question, created or updated.
 
     Raises:
         InvalidInput: no expected answer and not "the documents do not say", or an over-long answer.
@@ -290,7 +318,7 @@ def review_item_to_evaluation(
             ask_as_id=response.query.user_id,
             source_feedback_id=item.feedback_id,
             source_response=response,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=ctx.actor,
             notes=f"From review item #{item.pk}: {item.comment}".strip(": ")[:NOTE_MAX_CHARS],
         )
     question.expected_answer = expected
@@ -298,13 +326,12 @@ def review_item_to_evaluation(
     question.active = True
     question.save()
     item.evaluation_question = question
-    _append(item, _action(actor, "evaluation_question", evaluation_question_id=question.pk, created=created))
+    _append(item, _action(ctx.actor, "evaluation_question", evaluation_question_id=question.pk, created=created))
     item.save(update_fields=["evaluation_question", "actions", "updated_at"])
     audit_log_write(
         action="review_evaluation_question_created" if created else "review_evaluation_question_updated",
-        actor=actor,
+        ctx=ctx,
         target=question,
-        request=request,
         details={"review_item_id": item.pk, "response_id": item.response_id, "expect_no_answer": expect_no_answer},
     )
     log.info("review_evaluation_question", review_item_id=item.pk, evaluation_question_id=question.pk, created=created)

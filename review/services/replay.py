@@ -13,7 +13,7 @@ Runs in a Celery task (:func:`review.tasks.replay_run`); a retrieval dependency 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from asgiref.sync import async_to_sync
@@ -21,17 +21,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from audit.services import audit_log_write
 from chat.models import Response
+from docintel.context import ActorContext
 from docintel.errors import DocIntelError, TransientError
 from documents.models import Chunk, Document
 from review.models import Replay
 from review.services.queue import response_passages
-
-if TYPE_CHECKING:
-    from django.http import HttpRequest
 
 log = structlog.get_logger(__name__)
 
@@ -53,10 +50,19 @@ def _settings_now() -> dict[str, Any]:
 
 
 # --- Request -------------------------------------------------------------------------------------------------------
-def replay_request(*, response: Response, actor: Any, request: HttpRequest | None = None) -> Replay:
+def replay_request(*, response: Response, ctx: ActorContext) -> Replay:
     """Queue a replay of ``response``'s question (the task starts once this transaction commits). Audited.
 
-    A replay of the same answer still pending or running is returned instead of queueing a second one.
+    A replay of the same answer still pending or running is returned instead of queueing a second one. A broker
+    that is down when the transaction commits fails the replay (``broker_unavailable``, see
+    :class:`review.tasks.ReplayRunTask`) rather than leaving it pending for ever.
+
+    Args:
+        response: the stored answer to replay.
+        ctx: the librarian who asks (recorded as ``requested_by``), and from where (the audit row).
+
+    Returns:
+        The replay, pending (or the one already pending or running).
     """
     with transaction.atomic():
         Response.objects.select_for_update().filter(pk=response.pk).first()  # one request at a time per answer
@@ -68,29 +74,26 @@ def replay_request(*, response: Response, actor: Any, request: HttpRequest | Non
         query = response.query
         replay = Replay.objects.create(
             response=response,
-            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            requested_by=ctx.actor,
             question=query.standalone_text or query.text,
             replay_settings=_settings_now(),
         )
         audit_log_write(
             action="response_replay_requested",
-            actor=actor,
+            ctx=ctx,
             target=response,
-            request=request,
             details={"replay_id": replay.pk, "query_id": query.pk, "ask_as": query.user_id},
         )
-        transaction.on_commit(lambda: _enqueue(replay.pk))
+        _enqueue(replay.pk)
     log.info("response_replay_requested", replay_id=replay.pk, response_id=response.pk)
     return replay
 
 
 def _enqueue(replay_id: int) -> None:
+    """Send the replay's task once the transaction commits (``ReplayRunTask`` fails it if the broker is down)."""
     from review.tasks import replay_run  # noqa: PLC0415 - the task module imports this one
 
-    try:
-        replay_run.delay(replay_id)
-    except BrokerError as exc:  # the broker is down: say so on the replay rather than leave it pending forever
-        replay_fail(replay_id=replay_id, code="broker_unavailable", message=f"The task could not be queued: {exc}")
+    replay_run.delay_on_commit(replay_id)
 
 
 # --- Run -----------------------------------------------------------------------------------------------------------
@@ -112,7 +115,7 @@ def _fail(replay: Replay, *, code: str, message: str) -> Replay:
     replay.save(update_fields=["status", "error_code", "error_message", "finished_at"])
     audit_log_write(
         action="response_replayed",
-        actor=replay.requested_by,
+        ctx=ActorContext.for_user(replay.requested_by),
         target=replay.response,
         details={"replay_id": replay.pk, "status": replay.status, "error_code": replay.error_code},
     )
@@ -170,7 +173,7 @@ def replay_execute(*, replay_id: int, final_attempt: bool = True) -> Replay | No
     replay.save()
     audit_log_write(
         action="response_replayed",
-        actor=replay.requested_by,
+        ctx=ActorContext.for_user(replay.requested_by),
         target=replay.response,
         details={
             "replay_id": replay.pk,
@@ -185,7 +188,15 @@ def replay_execute(*, replay_id: int, final_attempt: bool = True) -> Replay | No
 
 
 def replay_fail(*, replay_id: int, code: str, message: str) -> None:
-    """Mark a replay failed from the task (retries exhausted, time limit): audited like any finished replay."""
+    """Mark a replay failed from the task (retries exhausted, time limit): audited like any finished replay.
+
+    A replay already finished (or gone) is left as it is.
+
+    Args:
+        replay_id: the replay.
+        code: the error code shown on it (``timeout``, ``broker_unavailable``, a transient error's code).
+        message: what happened, for the librarian.
+    """
     replay = Replay.objects.select_related("response", "requested_by").filter(pk=replay_id).first()
     if replay is not None and not replay.is_finished:
         _fail(replay, code=code, message=message)
@@ -250,6 +261,10 @@ def _norm(text: str) -> str:
 
 def replay_changes(*, response: Response, replay: Replay) -> dict[str, Any]:
     """What differs between the stored answer and its replay, and why (a fixed number of queries).
+
+    Args:
+        response: the stored answer.
+        replay: its replay, run.
 
     Returns:
         ``answer_changed``, ``status`` (stored/new), ``model`` (stored/new/changed), ``passages_added``,

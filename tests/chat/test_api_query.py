@@ -115,6 +115,41 @@ def test_invalid_questions_are_refused_before_the_service(api_as, reader, calls,
     assert calls == []
 
 
+@pytest.mark.parametrize("lang", ["en", "el"])
+def test_the_question_limit_is_the_services_on_both_routes(api_as, reader, calls, settings, lang):
+    """``chat.services.quota.question_check`` decides: max characters pass, max + 1 is ``invalid_input`` on both."""
+    from tests.chat.question_texts import question_of
+
+    limit = settings.DOCINTEL_WS_MAX_QUESTION_CHARS
+    client = api_as(reader)
+    for url in ("/api/v1/query", "/api/v1/query/stream"):
+        refused = client.post(url, {"text": question_of(lang, limit + 1)}, format="json")
+        assert refused.status_code == 400, url
+        assert refused.json() == {
+            "code": "invalid_input",
+            "message": f"The question is too long: at most {limit} characters.",
+            "detail": {"text": [f"The question is too long: at most {limit} characters."]},
+        }
+    assert calls == []
+    exact = question_of(lang, limit)
+    assert client.post("/api/v1/query", {"text": f"  {exact}\n"}, format="json").status_code == 200
+    assert b"event: answer" in b"".join(client.post("/api/v1/query/stream", {"text": exact}, format="json"))
+    assert [call["text"] for call in calls] == [exact, exact]  # trimmed, whole
+    settings.DOCINTEL_WS_MAX_QUESTION_CHARS = 10  # read when the question comes, not when the module was imported
+    assert client.post("/api/v1/query", {"text": question_of(lang, 11)}, format="json").status_code == 400
+    assert len(calls) == 2
+
+
+def test_sse_refuses_an_over_long_question_as_one_error_event(reader, calls, settings):
+    from tests.chat.question_texts import question_of
+
+    response, content = _stream(reader, {"text": question_of("el", settings.DOCINTEL_WS_MAX_QUESTION_CHARS + 1)})
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/event-stream")
+    [(name, data)] = _sse(content)
+    assert (name, data["code"]) == ("error", "invalid_input") and "too long" in data["message"]
+    assert calls == []
+
+
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [

@@ -254,6 +254,33 @@ async def test_invalid_messages_get_coded_errors(reader, monkeypatch):
     await comm.disconnect()
 
 
+@pytest.mark.parametrize("lang", ["en", "el"])
+async def test_the_question_limit_is_the_shared_services(reader, monkeypatch, settings, lang):
+    """Max + 1 characters is refused with the code and message of the API (``question_check``); max is asked."""
+    from tests.chat.question_texts import question_of
+
+    service = _scripted(monkeypatch, ["ok"])
+    limit = settings.DOCINTEL_WS_MAX_QUESTION_CHARS
+    session = await _session(reader)
+    comm = _jwt_communicator(session.pk, await _token(reader))
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "question", "text": question_of(lang, limit + 1)})
+    assert await comm.receive_json_from() == {
+        "type": "error",
+        "code": "invalid_input",
+        "message": f"The question is too long: at most {limit} characters.",
+    }
+    await comm.send_json_to({"type": "question", "text": "a\x00b"})
+    assert (await comm.receive_json_from())["code"] == "invalid_input"
+    assert service.calls == []
+    exact = question_of(lang, limit)
+    await comm.send_json_to({"type": "question", "text": f" {exact} "})
+    events = await _receive_until_final(comm)
+    assert events[-1]["type"] == "answer"
+    assert service.calls == [{"user": reader.pk, "text": exact, "session": session.pk}]
+    await comm.disconnect()
+
+
 # --- Heartbeat, expiry, reconnect -------------------------------------------------------------------------------------
 async def test_heartbeat_pings_and_drops_a_silent_peer(reader, settings):
     settings.DOCINTEL_WS_HEARTBEAT_SECONDS = 0.1

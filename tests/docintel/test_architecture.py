@@ -4,6 +4,8 @@
   Haystack, qdrant-client / Qdrant Edge, Docling, NeMo Guardrails, LLM Guard. Services, pipelines and components do.
 - ``documents`` never imports ``chat`` (ingestion uses the ``guards`` package, which belongs to neither app).
 - ``guards`` imports no app but ``docintel`` and ``documents.services.textnorm``.
+- Services never import ``django.http`` or ``rest_framework``: they take an explicit
+  :class:`docintel.context.ActorContext` (actor, IP, user agent, request id), which transports build.
 - No module of the product is longer than 600 lines (a module that grows past it becomes a package).
 
 Every import is read, including those inside functions (the house's lazy imports).
@@ -80,6 +82,23 @@ def test_transport_never_imports_the_rag_libraries():
         for path in _modules(*PACKAGES)
         if _is_transport(path)
     }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+HTTP = ("django.http", "rest_framework")
+
+
+def _is_service(path: Path) -> bool:
+    rel = path.relative_to(REPO)
+    return "services" in rel.parts or rel.name == "services.py"
+
+
+def test_services_never_import_http_requests_or_rest_framework():
+    services = [p for p in _modules(*APPS) if _is_service(p)]
+    assert len(services) >= 30  # the scan sees every app's services (packages and services.py modules)
+    assert REPO / "documents" / "services" / "lifecycle.py" in services and REPO / "audit" / "services.py" in services
+    assert "django.http.HttpRequest" in _imports(REPO / "documents" / "admin.py")  # the scan would see one
+    offenders = {str(path.relative_to(REPO)): sorted(n for n in _imports(path) if _under(n, HTTP)) for path in services}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

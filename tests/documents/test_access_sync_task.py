@@ -84,3 +84,44 @@ def test_progress_feed_ignores_ids_that_are_not_plain_integers(client, librarian
     response = client.get(f"/admin/documents/document/progress/?ids={doc.pk},²,٣, 1_0")
     assert response.status_code == 200
     assert [row["id"] for row in response.json()["documents"]] == [doc.pk]
+
+
+@pytest.mark.parametrize("name", ["Legal", "Νομική υπηρεσία"])
+def test_document_access_set_sets_the_groups_of_the_family_audits_and_syncs_after_commit(
+    name, rf, librarian, finance, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from audit.models import AuditLog
+    from docintel.context import ActorContext
+    from documents.services.lifecycle import document_access_set
+
+    new_group = Group.objects.create(name=name)
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.sync_document_access, "delay", sent.append)
+    v1 = make_document(groups=[finance], is_current=False, superseded_at=timezone.now())
+    v2 = make_document(groups=[finance], version_of=v1, version=2)
+    request = rf.post("/admin/", REMOTE_ADDR="10.0.0.9", HTTP_USER_AGENT="ua")
+    request.user, request.request_id = librarian, "req-access"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        changed = document_access_set(document=v2, groups=[new_group, finance], ctx=ActorContext.from_request(request))
+    assert sorted(changed) == sorted([v1.pk, v2.pk])
+    for version in (v1, v2):
+        assert sorted(version.access_groups.values_list("name", flat=True)) == sorted([name, "Finance"])
+    assert sent == []  # only after commit
+    for callback in callbacks:
+        callback()
+    assert sorted(sent) == sorted([v1.pk, v2.pk])
+    row = AuditLog.objects.get(action="document_access_changed")
+    assert row.details == {"before": ["Finance"], "after": sorted([name, "Finance"])}
+    assert (row.actor, row.ip_address, row.request_id, row.target_id) == (
+        librarian,
+        "10.0.0.9",
+        "req-access",
+        str(v2.pk),
+    )
+    # the same groups again: nothing written, nothing queued
+    with django_capture_on_commit_callbacks(execute=True) as again:
+        assert document_access_set(document=v2, groups=[finance, new_group], ctx=ActorContext.for_user(librarian)) == []
+    assert again == [] and AuditLog.objects.filter(action="document_access_changed").count() == 1

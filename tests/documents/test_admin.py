@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditLog
 from chat.models import Query, Response
+from docintel.context import ActorContext
 from documents.models import Document
 from tests.factories import make_document
 
@@ -199,7 +200,7 @@ def test_list_pages_keep_a_constant_number_of_queries(lib_client, librarian, fin
     def add_rows(n):
         for _ in range(n):
             doc = make_document(groups=[finance, legal], uploaded_by=librarian)
-            audit_log_write(action="x", actor=librarian, target=doc)
+            audit_log_write(action="x", ctx=ActorContext.for_user(librarian), target=doc)
             query = Query.objects.create(user=librarian, text=f"question {doc.pk}")
             Response.objects.create(query=query, text="answer", status=Response.Status.COMPLETED)
 

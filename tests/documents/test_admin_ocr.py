@@ -7,6 +7,7 @@ import io
 import pytest
 
 from audit.models import AuditLog
+from docintel.context import ActorContext
 from documents.models import Document
 from documents.services import ingest
 from documents.services.lifecycle import document_upload
@@ -24,7 +25,9 @@ def lib_client(client, librarian):
 
 
 def _upload(data: bytes, name: str, librarian) -> Document:
-    return document_upload(fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=librarian)
+    return document_upload(
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(librarian)
+    )
 
 
 def _scan(librarian) -> Document:

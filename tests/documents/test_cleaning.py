@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.models import Document
 from documents.services import ingest
 from documents.services.chunking import chunks_build
@@ -78,7 +79,9 @@ def _gazette_like() -> bytes:
 
 def test_running_header_and_page_numbers_stay_out_of_chunk_text(librarian):
     data = _gazette_like()
-    doc = document_upload(fileobj=io.BytesIO(data), filename="fek.pdf", size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename="fek.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.EMBED
     doc.refresh_from_db()
     chunks = list(doc.chunks.order_by("ordinal"))
@@ -128,7 +131,9 @@ def _page_texts() -> dict[int, str]:
 
 def test_real_gazette_running_header_is_metadata_and_anchors_hold(librarian):
     data = GAZETTE.read_bytes()
-    doc = document_upload(fileobj=io.BytesIO(data), filename=GAZETTE.name, size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename=GAZETTE.name, size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.EMBED
     doc.refresh_from_db()
     chunks = list(doc.chunks.order_by("ordinal"))

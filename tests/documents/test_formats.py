@@ -11,6 +11,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
+from docintel.context import ActorContext
 from docintel.errors import DocumentRejected, UnsupportedFileType
 from documents.models import Document
 from documents.services import ingest
@@ -26,7 +27,9 @@ SENDER = "Γιώργος Παπαδόπουλος"
 
 
 def _upload(data: bytes, name: str, librarian, **kwargs) -> Document:
-    return document_upload(fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=librarian, **kwargs)
+    return document_upload(
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(librarian), **kwargs
+    )
 
 
 def _sniff(data: bytes, name: str) -> str:
@@ -123,7 +126,7 @@ def test_eml_headers_body_and_attachments_as_children(librarian, finance, corpus
     assert {a["name"]: a["status"] for a in doc.ingest_info["attachments"]}["duck.md"] == "exists"
     assert Document.objects.count() == 2
     # deleting the e-mail deletes its attachments too
-    document_delete(document=doc, actor=librarian)
+    document_delete(document=doc, ctx=ActorContext.for_user(librarian))
     assert not Document.objects.active().exists()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from docintel.context import ActorContext
 from docintel.errors import DocumentRejected, EmbeddingUnavailable, VectorStoreUnavailable
 from documents.components.conversion import (
     AttachmentSplitter,
@@ -120,7 +121,10 @@ def test_chunker_puts_page_furniture_in_metadata_never_in_text(monkeypatch):
 def test_attachment_splitter_reads_the_row_again_and_makes_children(lang, tmp_path, librarian, finance):
     text, _, _ = TEXTS[lang]
     doc = document_upload(
-        fileobj=io.BytesIO(text.encode()), filename=f"mail-{lang}.txt", size=len(text.encode()), uploaded_by=librarian
+        fileobj=io.BytesIO(text.encode()),
+        filename=f"mail-{lang}.txt",
+        size=len(text.encode()),
+        ctx=ActorContext.for_user(librarian),
     )
     doc.access_groups.set([finance])
     conversion = FileConverter().run(path=_file(tmp_path, text), mime_type="text/plain")["conversion"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from docintel.context import ActorContext
 from docintel.errors import DocumentRejected, UnsupportedFileType
 from documents.models import Chunk, Document
 from documents.services import ingest
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _upload(data: bytes, name: str, librarian) -> Document:
-    return document_upload(fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=librarian)
+    return document_upload(
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(librarian)
+    )
 
 
 def _ingest(doc: Document) -> ingest.NextStep:

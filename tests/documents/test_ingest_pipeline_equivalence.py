@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.models import Chunk, Document
 from documents.services import ingest, vectorstore
 from documents.services.lifecycle import document_upload
@@ -125,7 +126,9 @@ def snapshot(document: Document) -> dict[str, Any]:
 def ingest_file(path: Path, librarian, groups) -> Document:
     """Upload ``path`` and run the two steps of a text PDF in process (parse + chunk, then embed + write)."""
     data = path.read_bytes()
-    doc = document_upload(fileobj=io.BytesIO(data), filename=path.name, size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename=path.name, size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     doc.access_groups.set(groups)
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.EMBED
     assert ingest.document_embed(document_id=doc.pk) is ingest.NextStep.NONE

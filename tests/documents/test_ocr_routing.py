@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.services import ingest, ocr
 from documents.services.lifecycle import document_upload
 from documents.services.ocr import OcrEngineUnavailable, ocr_engine_check, ocr_engine_for, ocr_route
@@ -225,7 +226,9 @@ def test_an_extra_engine_goes_to_the_ocr_queue_only_while_its_worker_is_up(
 @pytest.mark.django_db
 def test_ocr_step_checks_the_engine_before_any_work(librarian, settings, tmp_path, packages):
     data = greek_scan_pdf()
-    doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     assert ingest.document_ingest(document_id=doc.pk) is ingest.NextStep.OCR
     settings.DOCINTEL_OCR_LANGUAGES = ["ell", "missing"]
     with pytest.raises(OcrEngineUnavailable) as err:
@@ -245,7 +248,9 @@ def test_greek_scan_sent_to_easyocr_is_read_by_tesseract_and_the_admin_is_told(l
     _lay_out(tmp_path, "easyocr")
     packages(easyocr=True)  # EasyOCR passes its check: the Greek probe, not a missing engine, sends it to Tesseract
     data = greek_scan_pdf()
-    doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     ingest.document_ingest(document_id=doc.pk)
     assert ingest.document_ocr(document_id=doc.pk, engine="easyocr") is ingest.NextStep.EMBED
     doc.refresh_from_db()

@@ -16,6 +16,7 @@ from audit.models import AuditLog
 from chat.models import Response
 from chat.services.answering import answer_stream
 from chat.services.retrieval import passages_retrieve
+from docintel.context import ActorContext
 from documents.models import Chunk, Document
 from documents.services import ingest
 from documents.services.chunking import ChunkDraft
@@ -116,7 +117,7 @@ def test_a_release_survives_a_reingest_of_the_same_text(librarian):
     ingest._chunks_replace(doc, drafts)
     chunk = Chunk.objects.get(document=doc)
     assert chunk.quarantined
-    chunk_release(chunk=chunk, actor=librarian)
+    chunk_release(chunk=chunk, ctx=ActorContext.for_user(librarian))
     ingest._chunks_replace(doc, drafts)
     again = Chunk.objects.get(document=doc)
     assert again.pk != chunk.pk and again.injection_flag and not again.quarantined
@@ -128,7 +129,11 @@ def test_a_release_survives_a_reingest_of_the_same_text(librarian):
 def _upload_and_index(content: str, name: str, librarian, groups) -> Document:
     data = content.encode("utf-8")
     doc = document_upload(
-        fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=librarian, access_groups=groups
+        fileobj=io.BytesIO(data),
+        filename=name,
+        size=len(data),
+        ctx=ActorContext.for_user(librarian),
+        access_groups=groups,
     )  # the ingestion tasks run eagerly on commit: parse, scan, embed, index
     doc.refresh_from_db()
     assert doc.status == Document.Status.COMPLETED
@@ -169,11 +174,11 @@ def test_a_planted_note_never_reaches_the_answer_until_released(
     assert held[0].pk not in {r["chunk_id"] for r in response.retrieved}
     assert EVIL not in response.text
 
-    chunk_release(chunk=held[0], actor=librarian)
+    chunk_release(chunk=held[0], ctx=ActorContext.for_user(librarian))
     assert AuditLog.objects.filter(action="chunk_released", target_id=str(held[0].pk)).exists()
     after = asyncio.run(passages_retrieve(user=librarian, text=f"{question} {EVIL}", top_k=10, hydrate=False))
     assert held[0].pk in {p.chunk_id for p in after.passages}  # the store's payload was cleared by the task
-    chunk_quarantine(chunk=held[0], actor=librarian, rule="")
+    chunk_quarantine(chunk=held[0], ctx=ActorContext.for_user(librarian), rule="")
     again = asyncio.run(passages_retrieve(user=librarian, text=f"{question} {EVIL}", top_k=10, hydrate=False))
     assert held[0].pk not in {p.chunk_id for p in again.passages}
     assert Chunk.objects.get(pk=held[0].pk).injection_rule == "librarian"

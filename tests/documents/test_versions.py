@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditLog
+from docintel.context import ActorContext
 from docintel.errors import DocumentBusy, DocumentRejected, DuplicateDocument, VectorStoreUnavailable, VersionConflict
 from documents import tasks
 from documents.models import Document
@@ -49,14 +50,19 @@ TEXTS = {
 def _upload(text: str, name: str, user, groups=()) -> Document:
     data = text.encode()
     return document_upload(
-        fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=user, access_groups=groups
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(user), access_groups=groups
     )
 
 
 def _new_version(document: Document, text: str, name: str, user, **kwargs: Any) -> Document:
     data = text.encode()
     return document_version_upload(
-        document=document, fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=user, **kwargs
+        document=document,
+        fileobj=io.BytesIO(data),
+        filename=name,
+        size=len(data),
+        ctx=ActorContext.for_user(user),
+        **kwargs,
     )
 
 
@@ -183,7 +189,11 @@ def test_e_mails_and_archives_have_no_versions(librarian, corpus):
     mail = data or b"From: a@example.com\r\nTo: b@example.com\r\nSubject: Tides\r\n\r\nThe tide is high.\r\n"
     with pytest.raises(DocumentRejected) as refused:
         document_version_upload(
-            document=v1, fileobj=io.BytesIO(mail), filename="tides.eml", size=len(mail), uploaded_by=librarian
+            document=v1,
+            fileobj=io.BytesIO(mail),
+            filename="tides.eml",
+            size=len(mail),
+            ctx=ActorContext.for_user(librarian),
         )
     assert refused.value.code == "version_unsupported_type"
     assert Document.objects.count() == 1
@@ -202,20 +212,20 @@ def test_restore_requeues_the_old_version_for_embedding_and_refuses_what_it_cann
     make_chunk(v1, 0, "The dam is 71 metres high.")
     v2 = make_document(groups=[finance], version_of=v1, version=2)
     with pytest.raises(VersionConflict) as current:
-        document_version_restore(document=v2, actor=librarian)
+        document_version_restore(document=v2, ctx=ActorContext.for_user(librarian))
     assert current.value.code == "version_conflict"
     with pytest.raises(VersionConflict):  # a superseded version is restored, not re-ingested
-        document_reingest(document=v1, actor=librarian)
+        document_reingest(document=v1, ctx=ActorContext.for_user(librarian))
 
     with django_capture_on_commit_callbacks(execute=True):
-        restored = document_version_restore(document=v1, actor=librarian)
+        restored = document_version_restore(document=v1, ctx=ActorContext.for_user(librarian))
     assert sent == [("embed", v1.pk)]
     assert (restored.version_state, restored.status, restored.stage) == ("pending", "queued", "embedding")
     assert Document.objects.get(pk=v2.pk).is_current  # current until v1 is indexed again
     row = AuditLog.objects.get(action="document_version_restore_requested")
     assert row.actor == librarian and row.details["current_document_id"] == v2.pk and row.details["reembed"]
     with pytest.raises(DocumentBusy):  # already being restored
-        document_version_restore(document=v1, actor=librarian)
+        document_version_restore(document=v1, ctx=ActorContext.for_user(librarian))
 
 
 @pytest.mark.django_db
@@ -227,7 +237,7 @@ def test_deleting_any_version_deletes_every_version(librarian, django_capture_on
     v3 = make_document(version_of=v1, version=3, is_current=False)
     other = make_document()
     with django_capture_on_commit_callbacks(execute=True):
-        document_delete(document=v3, actor=librarian)
+        document_delete(document=v3, ctx=ActorContext.for_user(librarian))
     assert sorted(sent) == sorted([v1.pk, v2.pk, v3.pk])
     assert Document.objects.not_deleted().get() == other
     assert AuditLog.objects.filter(action="document_delete_requested").count() == 3
@@ -347,7 +357,7 @@ def test_the_switch_searches_nothing_twice_and_misses_nothing_then_restore_switc
     ]
 
     seen.clear()
-    document_version_restore(document=v1, actor=librarian)  # re-embedded and switched back inline
+    document_version_restore(document=v1, ctx=ActorContext.for_user(librarian))  # re-embedded and switched back inline
     v1.refresh_from_db()
     v2.refresh_from_db()
     assert (v1.version_state, v1.status, v2.version_state) == ("current", "completed", "superseded")

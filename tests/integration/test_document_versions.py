@@ -19,6 +19,7 @@ from chat.models import ChatSession
 from chat.services.answering import answer_sync
 from chat.services.retrieval import passages_retrieve
 from chat.services.sessions import session_history
+from docintel.context import ActorContext
 from documents.models import Document
 from documents.services import vectorstore
 from documents.services.lifecycle import document_upload, document_version_restore, document_version_upload
@@ -43,13 +44,13 @@ TEXTS = {
 def _upload(text: str, name: str, user, groups=()) -> Document:
     data = text.encode()
     return document_upload(
-        fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=user, access_groups=groups
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(user), access_groups=groups
     )
 
 
 def _new_version(document: Document, data: bytes, name: str, user) -> Document:
     return document_version_upload(
-        document=document, fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=user
+        document=document, fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(user)
     )
 
 
@@ -150,7 +151,9 @@ def test_a_new_version_replaces_the_old_in_answers_and_index_and_the_old_is_rest
     page = client.get(f"/chat/{before.pk}/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
     assert f'data-superseded-document="{v1.pk}"' in page and f"/documents/{v2.pk}/source/" in page
 
-    document_version_restore(document=v1, actor=librarian)  # restore v1: re-indexed, then switched back
+    document_version_restore(
+        document=v1, ctx=ActorContext.for_user(librarian)
+    )  # restore v1: re-indexed, then switched back
     v1 = _wait_current(v1.pk)
     _wait_points_gone(v2.pk)
     _assert_exactly_indexed(v1, v2)

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.models import Document
 from documents.services import vectorstore
 from documents.services.lifecycle import document_upload
@@ -45,7 +46,9 @@ def test_killed_worker_redelivers_and_completes_once(
     try:
         worker.start(timeout=120)
         data = (corpus / "pdf/multi_page.pdf").read_bytes()
-        doc = document_upload(fileobj=io.BytesIO(data), filename="redp.pdf", size=len(data), uploaded_by=librarian)
+        doc = document_upload(
+            fileobj=io.BytesIO(data), filename="redp.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+        )
         deadline = time.monotonic() + 60
         while Document.objects.get(pk=doc.pk).status != "processing":
             assert time.monotonic() < deadline, "the worker never started the document"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from docintel.context import ActorContext
 from documents.models import Document
 from documents.services import vectorstore
 from documents.services.lifecycle import document_delete, document_reingest, document_upload
@@ -28,7 +29,7 @@ SUBSET = [
 
 def _upload(data: bytes, name: str, user, groups=()) -> Document:
     return document_upload(
-        fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=user, access_groups=groups
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(user), access_groups=groups
     )
 
 
@@ -121,14 +122,14 @@ def test_delete_leaves_no_point_and_reingest_replaces(transactional_db, corpus, 
     chunks_before = doc.chunks.count()
     ids_before = set(doc.chunks.values_list("vector_id", flat=True))
 
-    document_reingest(document=doc, actor=librarian)
+    document_reingest(document=doc, ctx=ActorContext.for_user(librarian))
     doc = wait_terminal([doc.pk])[doc.pk]
     assert doc.status == "completed" and doc.chunks.count() == chunks_before
     assert set(doc.chunks.values_list("vector_id", flat=True)) == ids_before
     _assert_indexed(doc)
 
     path = Path(doc.file.path)
-    document_delete(document=doc, actor=librarian)
+    document_delete(document=doc, ctx=ActorContext.for_user(librarian))
     wait_terminal([doc.pk], gone_ok=True)
     assert _points(doc.pk) == []
     assert not path.exists()

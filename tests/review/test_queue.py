@@ -10,6 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.models import AuditLog
 from chat.models import Feedback
 from chat.services.sessions import feedback_submit
+from docintel.context import ActorContext
 from documents.models import Chunk, Document
 from evaluation.models import EvaluationQuestion
 from evaluation.services.questions import evaluation_questions_from_feedback
@@ -100,7 +101,9 @@ def test_a_resolved_item_stays_resolved_for_the_same_complaint_and_reopens_for_a
 
     response = make_answer(reader, EL)
     feedback_submit(user=reader, response_id=response.pk, rating=-1, comment=EL["comment"])
-    item = review_item_resolve(item=ReviewItem.objects.get(), actor=librarian, note="Διορθώθηκε το έγγραφο.")
+    item = review_item_resolve(
+        item=ReviewItem.objects.get(), ctx=ActorContext.for_user(librarian), note="Διορθώθηκε το έγγραφο."
+    )
     feedback_submit(user=reader, response_id=response.pk, rating=-1, comment=EL["comment"])
     item.refresh_from_db()
     assert item.status == ReviewItem.Status.RESOLVED and item.times_reported == 2
@@ -304,7 +307,7 @@ def test_an_evaluation_question_made_from_the_feedback_list_gets_the_expected_an
 
     evaluation_questions_from_feedback(feedback=[item.feedback], actor=librarian)
     made = EvaluationQuestion.objects.get()
-    question = review_item_to_evaluation(item=item, expected_answer="81 metres", actor=librarian)
+    question = review_item_to_evaluation(item=item, expected_answer="81 metres", ctx=ActorContext.for_user(librarian))
     assert question.pk == made.pk and EvaluationQuestion.objects.count() == 1
     assert question.expected_answer == "81 metres"
 

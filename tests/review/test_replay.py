@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.models import AuditLog
 from chat.models import ChatSession, Query, Response
 from chat.services.answering import answer_sync
+from docintel.context import ActorContext
 from documents.models import Document
 from review.models import Replay
 from review.services.replay import replay_execute, replay_request
@@ -110,11 +111,14 @@ def test_replay_after_a_version_change_shows_the_difference(
         status=Document.Status.PROCESSING,
     )  # fmt: skip
     index_document(v2, case["v2"], pages=[1, 2])
-    monkeypatch.setattr(versions, "_enqueue_points_delete", lambda pk: versions.version_points_delete(document_id=pk))
+    from documents import tasks
+
+    # the superseded version's points go inline (the task's own call), once the switch commits
+    monkeypatch.setattr(tasks.delete_version_points, "delay", lambda pk: versions.version_points_delete(document_id=pk))
     assert versions.version_complete(document_id=v2.pk) is True
     before = _reader_sees(reader)
 
-    replay = replay_request(response=stored, actor=librarian)
+    replay = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     replay.refresh_from_db()
     assert replay.status == Replay.Status.DONE, (replay.error_code, replay.error_message)
     assert replay.question == case["question"] and replay.answer_status == "extractive"
@@ -200,7 +204,7 @@ def test_replay_after_the_document_was_deleted_and_for_a_reader_who_lost_access(
 ):
     v1, stored = _stored(reader, finance, case)
     Document.objects.filter(pk=v1.pk).update(deleted_at=timezone.now())
-    deleted = replay_request(response=stored, actor=librarian)
+    deleted = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     deleted.refresh_from_db()
     assert deleted.status == "done" and deleted.answer_status == "no_answer" and deleted.citations == []
     assert {r["why"] for r in deleted.changes["passages_removed"]} == {"document_deleted"}
@@ -209,7 +213,7 @@ def test_replay_after_the_document_was_deleted_and_for_a_reader_who_lost_access(
 
     Document.objects.filter(pk=v1.pk).update(deleted_at=None)
     reader.groups.remove(finance)  # the same user, their scope as it is now
-    scoped = replay_request(response=stored, actor=librarian)
+    scoped = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     scoped.refresh_from_db()
     assert scoped.answer_status == "no_answer" and scoped.retrieved == []
     assert {r["why"] for r in scoped.changes["passages_removed"]} == {"not_visible_to_user"}
@@ -225,8 +229,10 @@ def test_a_passage_quarantined_from_the_review_queue_is_gone_from_the_replay(
     _, stored = _stored(reader, finance, case)
     feedback_submit(user=reader, response_id=stored.pk, rating=-1, comment=case["old"])
     cited = stored.citations[0]["chunk_id"]
-    review_item_quarantine(item=ReviewItem.objects.get(), chunk_id=cited, actor=librarian, reason="outdated")
-    replay = replay_request(response=stored, actor=librarian)
+    review_item_quarantine(
+        item=ReviewItem.objects.get(), chunk_id=cited, ctx=ActorContext.for_user(librarian), reason="outdated"
+    )
+    replay = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     replay.refresh_from_db()
     assert replay.status == "done" and cited not in {r["chunk_id"] for r in replay.retrieved}
     assert cited not in {c["chunk_id"] for c in replay.citations}
@@ -241,8 +247,8 @@ def test_a_replay_pending_or_running_is_not_queued_twice(stack, reader, finance,
 
     monkeypatch.setattr(service, "_enqueue", lambda pk: None)  # no worker: it stays pending
     _, stored = _stored(reader, finance, CASES["en"])
-    first = replay_request(response=stored, actor=librarian)
-    assert replay_request(response=stored, actor=librarian).pk == first.pk
+    first = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
+    assert replay_request(response=stored, ctx=ActorContext.for_user(librarian)).pk == first.pk
     assert Replay.objects.get().status == "pending"
     client = Client()
     client.force_login(librarian)
@@ -261,7 +267,7 @@ def test_a_retrieval_outage_is_retried_then_fails_with_its_code(stack, reader, f
 
     monkeypatch.setattr(service, "_enqueue", lambda pk: None)
     _, stored = _stored(reader, finance, CASES["en"])
-    replay = replay_request(response=stored, actor=librarian)
+    replay = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     stack.EMBEDDING_BASE_URL = "http://127.0.0.1:9/v1"
     with pytest.raises(EmbeddingUnavailable):
         replay_execute(replay_id=replay.pk, final_attempt=False)
@@ -279,7 +285,7 @@ def test_a_replay_for_a_deactivated_user_fails_with_a_code(stack, reader, financ
 
     monkeypatch.setattr(service, "_enqueue", lambda pk: None)
     _, stored = _stored(reader, finance, CASES["el"])
-    replay = replay_request(response=stored, actor=librarian)
+    replay = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     type(reader).objects.filter(pk=reader.pk).update(is_active=False)
     done = replay_execute(replay_id=replay.pk)
     assert done is not None and (done.status, done.error_code) == ("failed", "not_authenticated")
@@ -295,7 +301,7 @@ def test_replay_on_the_real_model(settings, llm_url, embedding_url, qdrant_url, 
     result = answer_sync(user=reader, text=case["question"])
     assert result.status in ("completed", "extractive")
     stored = Response.objects.get(pk=result.response_id)
-    replay = replay_request(response=stored, actor=librarian)
+    replay = replay_request(response=stored, ctx=ActorContext.for_user(librarian))
     replay.refresh_from_db()
     assert replay.status == "done" and replay.answer_status in ("completed", "extractive")
     assert replay.model_name == stored.model_name and not replay.changes["model"]["changed"]

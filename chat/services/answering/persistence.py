@@ -182,12 +182,13 @@ def audit_blocked(*, user: Any, query: Query, stage: str, reasons: list[str]) ->
         reasons: the guard's reasons (rule and scanner names).
     """
     from audit.services import audit_log_write
+    from docintel.context import ActorContext
 
     if not query.pk:  # a replay's question, never stored: the replay's own audit row and verdicts record it
         return
     audit_log_write(
         action="guardrail_blocked",
-        actor=user,
+        ctx=ActorContext.for_user(user),
         target=query,
         details={"stage": stage, "reasons": reasons, "channel": query.channel},
     )

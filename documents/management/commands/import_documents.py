@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from docintel.context import ActorContext
 from docintel.errors import DocIntelError, DuplicateDocument
 from documents.services.lifecycle import document_upload
 
@@ -60,7 +61,7 @@ class Command(BaseCommand):
                         fileobj=handle,
                         filename=path.name,
                         size=path.stat().st_size,
-                        uploaded_by=None,
+                        ctx=ActorContext.system(),
                         language=options["language"],
                         access_groups=groups,
                     )

@@ -1,0 +1,28 @@
+"""The question's text rule of every transport, ``chat.services.quota.question_check``, in English and Greek."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.services.quota import question_check
+from docintel.errors import InvalidInput
+from tests.chat.question_texts import question_of
+
+
+@pytest.mark.parametrize("lang", ["en", "el"])
+def test_exactly_the_limit_passes_trimmed_and_one_more_character_is_refused(lang, settings):
+    settings.DOCINTEL_WS_MAX_QUESTION_CHARS = 120
+    exact = question_of(lang, 120)
+    assert question_check(text=f"\n  {exact}\t") == exact  # white space around does not count
+    with pytest.raises(InvalidInput) as refused:
+        question_check(text=question_of(lang, 121))
+    assert refused.value.code == "invalid_input" and refused.value.status == 400
+    assert refused.value.message == "The question is too long: at most 120 characters."
+    assert refused.value.detail == {"text": [refused.value.message]}
+
+
+@pytest.mark.parametrize("text", [None, 5, ["Q?"], "", "   ", "\u3000\u00a0\n", "Πόσες;\x00", "a\x00b"])
+def test_what_is_not_a_question_is_refused_with_the_same_code(text):
+    with pytest.raises(InvalidInput) as refused:
+        question_check(text=text)
+    assert refused.value.code == "invalid_input"
