@@ -52,15 +52,37 @@ class HeuristicLayoutModel(BaseLayoutModel):
         options: HeuristicLayoutOptions,
         enable_remote_services: bool = False,
     ) -> None:
+        """Keep the options; the layout factory passes the other arguments to every layout model.
+
+        Args:
+            artifacts_path: where model weights would be (unused: no weights).
+            accelerator_options: Docling's device options (unused: no model runs).
+            options: the heading ratio.
+            enable_remote_services: Docling's switch for remote models (unused).
+        """
         self.options = options
         self.artifacts_path = artifacts_path
         self.accelerator_options = accelerator_options
 
     @classmethod
     def get_options_type(cls) -> type[HeuristicLayoutOptions]:
+        """The options class Docling's layout factory matches against ``kind``.
+
+        Returns:
+            :class:`HeuristicLayoutOptions`.
+        """
         return HeuristicLayoutOptions
 
     def predict_layout(self, conv_res: ConversionResult, pages: Sequence[Page]) -> Sequence[LayoutPrediction]:
+        """One layout prediction per page: paragraph and heading clusters from its text lines, plus scan regions.
+
+        Args:
+            conv_res: the conversion under way (unused: each page carries what is needed).
+            pages: the pages of this batch.
+
+        Returns:
+            The pages' predictions, in order.
+        """
         return [LayoutPrediction(clusters=self._page_clusters(page)) for page in pages]
 
     def _page_clusters(self, page: Page) -> list[Cluster]:

@@ -14,6 +14,8 @@ from search.services import search_run
 
 
 class SearchView(APIView):
+    """``GET /api/v1/search``: the readers' passage search over the API (the method's docstring is the schema's)."""
+
     @extend_schema(
         operation_id="search",
         parameters=[SearchParamsSerializer],
