@@ -266,7 +266,9 @@ def test_a_scan_sent_to_an_engine_that_is_not_installed_is_refused_before_any_wo
     settings.DOCINTEL_OCR_MODELS_PATH = str(tmp_path)
     _lay_out(tmp_path, "easyocr")
     data = greek_scan_pdf()
-    doc = document_upload(fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), uploaded_by=librarian)
+    doc = document_upload(
+        fileobj=io.BytesIO(data), filename="scan.pdf", size=len(data), ctx=ActorContext.for_user(librarian)
+    )
     ingest.document_ingest(document_id=doc.pk)
     with pytest.raises(OcrEngineUnavailable) as err:
         ingest.document_ocr(document_id=doc.pk, engine="easyocr")  # weights in place, package absent
