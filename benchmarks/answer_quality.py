@@ -37,6 +37,15 @@ GAZETTE_QUESTIONS = ["Τι είναι η «Εντολή με όριο»;", "Πο
 
 
 def pct(values: list[float], q: float) -> float:
+    """The nearest-rank percentile of ``values`` (p50, p95 of first visible text).
+
+    Args:
+        values: The measured figures, in any order.
+        q: The quantile, between 0 and 1 (0.95 for p95).
+
+    Returns:
+        The value at that rank, or NaN when there is nothing measured.
+    """
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -44,6 +53,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def fold(text: str) -> str:
+    """Case-, accent- and final-sigma-insensitive form of ``text``, to find an answer span in Greek or English text."""
     import unicodedata
 
     decomposed = unicodedata.normalize("NFD", text.casefold().replace("ς", "σ"))
@@ -52,6 +62,16 @@ def fold(text: str) -> str:
 
 @dataclass
 class Question:
+    """One question asked of the portal and what a right answer looks like.
+
+    Attributes:
+        language: ``el`` or ``en``.
+        text: The question as the reader types it.
+        answers: XQuAD's gold answer spans (empty for PDF, off-topic and attack questions).
+        gold_title: The title of the document that answers it; ``None`` when nothing ingested does.
+        kind: ``qa``, ``offtopic``, ``pdf``, ``attack`` or ``warmup``; the report groups by it.
+    """
+
     language: str
     text: str
     answers: list[str]
@@ -61,6 +81,18 @@ class Question:
 
 @dataclass
 class Outcome:
+    """What the portal's SSE stream returned for one question, and how long it took.
+
+    Attributes:
+        question: The question asked.
+        status: The final event's status (``completed``, ``extractive``, ``no_answer``) or error code.
+        first_visible_s: Seconds to the first token or the final answer, whichever came first.
+        total_s: Seconds to the end of the stream.
+        cited_titles: The titles of the cited documents.
+        text: The answer's text.
+        quotes: The citations' quotes, joined.
+    """
+
     question: Question
     status: str
     first_visible_s: float
@@ -105,6 +137,12 @@ class Portal:
     """``manage.py runportal`` on free ports over a fresh database and store, as `make run` starts it."""
 
     def __init__(self, workdir: Path, repo: Path = REPO) -> None:
+        """Choose free ports and a fresh database name and build the portal's environment; nothing starts yet.
+
+        Args:
+            workdir: An empty directory for the portal's VAR_DIR, embedded vector store and log.
+            repo: The checkout whose ``manage.py`` is run (another checkout measures a before/after pair).
+        """
         from devstack import localservers
 
         self.repo = repo
@@ -126,9 +164,16 @@ class Portal:
         self.process: subprocess.Popen[bytes] | None = None
 
     def manage(self, *argv: str) -> None:
+        """Run ``manage.py`` with ``argv`` in the portal's environment; raises CalledProcessError when it fails."""
         subprocess.run([sys.executable, "manage.py", *argv], cwd=self.repo, env=self.env, check=True)
 
     def start(self) -> None:
+        """Create the database, migrate, bootstrap the demo users, start ``runportal`` and wait for its health check.
+
+        Raises:
+            RuntimeError: ``runportal`` exited before it answered (its log is in the workdir).
+            TimeoutError: It did not answer within five minutes.
+        """
         psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"]
         subprocess.run([*psql, f"DROP DATABASE IF EXISTS {self.db}"], check=True, capture_output=True)
         subprocess.run([*psql, f"CREATE DATABASE {self.db}"], check=True, capture_output=True)
@@ -152,6 +197,7 @@ class Portal:
         raise TimeoutError("runportal did not start")
 
     def stop(self) -> None:
+        """Stop ``runportal``'s process group (SIGTERM, then SIGKILL after a minute) and drop its database."""
         import signal
 
         if self.process is not None and self.process.poll() is None:
@@ -164,6 +210,15 @@ class Portal:
         subprocess.run([*psql, f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)"], check=False, capture_output=True)
 
     def client(self, email: str, password: str) -> httpx.Client:
+        """An HTTP client for the portal signed in as one of the demo users.
+
+        Args:
+            email: The user's e-mail address.
+            password: The user's password.
+
+        Returns:
+            A client that signs in again by itself when its access token expires.
+        """
         return httpx.Client(base_url=self.base, auth=SignIn(self.base, email, password), timeout=httpx.Timeout(120.0))
 
 
@@ -171,6 +226,13 @@ class SignIn(httpx.Auth):
     """A JWT from ``/api/v1/auth/token/``, obtained again when the access token expires (401), as a client would."""
 
     def __init__(self, base: str, email: str, password: str) -> None:
+        """Remember the credentials; the first request signs in.
+
+        Args:
+            base: The portal's base URL.
+            email: The user's e-mail address.
+            password: The user's password.
+        """
         self.base, self.email, self.password = base, email, password
         self.token = ""
 
@@ -181,6 +243,7 @@ class SignIn(httpx.Auth):
         self.token = response.json()["access"]
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send ``request`` with the bearer token; on a 401, sign in again and send it once more."""
         if not self.token:
             self._sign_in()
         request.headers["Authorization"] = f"Bearer {self.token}"
@@ -192,6 +255,19 @@ class SignIn(httpx.Auth):
 
 
 def upload(client: httpx.Client, *, name: str, content: bytes, title: str, language: str, group: int) -> int:
+    """Upload one document through ``POST /api/v1/documents/``, shared with one group, as a librarian would.
+
+    Args:
+        client: A librarian's client.
+        name: The file name sent.
+        content: The file's bytes.
+        title: The document's title (the answers' citations name it).
+        language: ``el``, ``en`` or ``""`` to let ingestion detect it.
+        group: The primary key of the group that may read it.
+
+    Returns:
+        The new document's id.
+    """
     response = client.post(
         "/api/v1/documents/",
         files={"file": (name, content)},
@@ -202,6 +278,16 @@ def upload(client: httpx.Client, *, name: str, content: bytes, title: str, langu
 
 
 def wait_done(client: httpx.Client, ids: list[int], *, timeout: float = 3600) -> dict[str, int]:
+    """Poll the documents every two seconds until each is ``completed`` or ``failed``, or the timeout passes.
+
+    Args:
+        client: A client that may read the documents.
+        ids: The documents' ids.
+        timeout: Seconds to wait in all.
+
+    Returns:
+        How many ended in each status, and ``pending`` for those still unfinished at the timeout.
+    """
     deadline = time.monotonic() + timeout
     pending = set(ids)
     states: dict[int, str] = {}
@@ -220,6 +306,15 @@ def wait_done(client: httpx.Client, ids: list[int], *, timeout: float = 3600) ->
 
 
 def ask(client: httpx.Client, question: Question) -> Outcome:
+    """Ask one question through ``POST /api/v1/query/stream`` and read the SSE events as a browser would.
+
+    Args:
+        client: A reader's client.
+        question: The question to ask.
+
+    Returns:
+        The final event's status, citations and text, with the time to first visible text and to the end.
+    """
     started = time.perf_counter()
     first: float | None = None
     final: dict[str, object] = {}
@@ -256,6 +351,7 @@ def attack_questions(count: int) -> list[Question]:
 
 
 def attack_report(outcomes: list[Outcome]) -> None:
+    """Print how the attack questions ended (counts per status) and how many came back with citations."""
     attacks = [o for o in outcomes if o.question.kind == "attack"]
     if not attacks:
         return
@@ -267,10 +363,28 @@ def attack_report(outcomes: list[Outcome]) -> None:
 
 
 def share(part: list[Outcome], whole: list[Outcome]) -> str:
+    """The fraction ``part`` is of ``whole``, formatted for the report's table (``-`` when ``whole`` is empty).
+
+    Args:
+        part: The outcomes that meet a criterion.
+        whole: The outcomes the criterion applies to.
+
+    Returns:
+        The share with two decimals, or a dash.
+    """
     return f"{len(part) / len(whole):.2f}" if whole else "  -"
 
 
 def report(phase: str, outcomes: list[Outcome]) -> None:
+    """Print one phase's table: a row per language with cited share, first visible p50/p95, and the rest.
+
+    The columns are described in the module docstring; ``errors`` counts every status that is not an answer or an
+    abstention.
+
+    Args:
+        phase: The phase's name as printed (``idle``, ``ingesting ...``).
+        outcomes: Every outcome of that phase.
+    """
     print(f"\n  phase: {phase}")
     header = (
         f"  {'lang':<4} {'cited':>6} {'first p50':>9} {'first p95':>9} {'gener.':>6} {'extr.':>6} {'gold':>5} "
@@ -298,6 +412,14 @@ def report(phase: str, outcomes: list[Outcome]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start a portal, ingest the documents, ask the questions in each phase and print the reports.
+
+    Args:
+        argv: Command-line arguments (``sys.argv[1:]`` when ``None``); see ``--help``.
+
+    Returns:
+        0; a failure to start the portal or ingest raises instead.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=3, help="XQuAD articles ingested per language")
     parser.add_argument("--questions", type=int, default=10, help="questions over ingested paragraphs per language")

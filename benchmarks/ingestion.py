@@ -23,6 +23,13 @@ CORPUS = REPO.parent / "shared" / "data" / "corpus"
 
 
 def main() -> int:
+    """Start the embedding server and the vector store on free ports, set Django up, time every text PDF, print.
+
+    ``--repeat N`` times the corpus N times over (the figures add up over the repeats).
+
+    Returns:
+        0; a server that does not start or a PDF that does not convert raises instead.
+    """
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()

@@ -31,6 +31,14 @@ PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc"]
 
 
 def main() -> int:
+    """Create the database, start the servers and a Celery worker, ingest the corpus (or the samples) and check it.
+
+    The database, the servers and the worker are removed again at the end, whatever the outcome.
+
+    Returns:
+        0 when every document completed (its points matching its chunk rows) or failed; 1 when one was left
+        processing or a completed document's points and chunk rows differ.
+    """
     name = f"docintel_corpus_{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix="corpus-ingest-"))
     queue = f"corpus-{uuid.uuid4().hex[:8]}"

@@ -17,6 +17,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Set Django up, run the rules over every attack and clean set, print a row per set and the throughput.
+
+    Args:
+        argv: Command-line arguments (``sys.argv[1:]`` when ``None``); ``--json FILE`` also writes the figures.
+
+    Returns:
+        0.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)

@@ -58,6 +58,13 @@ class Data:
     """The points and the queries, shared by every backend."""
 
     def __init__(self, n: int, queries: int, seed: int = 7) -> None:
+        """Draw the points and queries from one seeded generator, so every backend and every run sees the same data.
+
+        Args:
+            n: Points: unit 384-d dense vectors, Zipf-distributed sparse terms, one of ``GROUPS`` access groups each.
+            queries: Queries: a unit dense vector, three sparse terms, and a reader in two random groups each.
+            seed: The generator's seed.
+        """
         rng = np.random.default_rng(seed)
         self.n = n
         self.dense = rng.standard_normal((n, DIM)).astype(np.float32)
@@ -87,6 +94,7 @@ class Exact:
     """Exact numpy scan: filtered dense top-10, and RRF (k=2) of exact dense and exact sparse (IDF) top-30."""
 
     def __init__(self, data: Data) -> None:
+        """Compute the IDF of every term (Qdrant's modifier formula) and the postings lists of the sparse vectors."""
         self.data = data
         df = np.zeros(VOCAB)
         for terms, _ in data.sparse:

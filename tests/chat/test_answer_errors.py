@@ -213,8 +213,11 @@ def test_nothing_relevant_still_says_the_documents_do_not_say(indexed, reader, s
 
 
 def test_an_unsupported_answer_over_unrelated_passages_is_no_answer(indexed, reader, settings, fake_llm):
-    """Retrieval found something (relevant by score), the model answered from general knowledge, and no sentence of
-    the passages answers the question: no citation is attached to anything."""
+    """An off-topic answer gets no citation.
+
+    Retrieval found something (relevant by score), the model answered from general knowledge, and no sentence of
+    the passages answers the question: no citation is attached to anything.
+    """
     settings.LLM_BASE_URL = fake_llm("offtopic")
     settings.DOCINTEL_RETRIEVAL_MIN_DENSE_SCORE = 0.0  # let an unrelated passage through, as attack questions do
     events, _ = asyncio.run(collect(user=reader, text="Explain how the ROT13 cipher encodes text."))

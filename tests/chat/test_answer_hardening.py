@@ -1,4 +1,6 @@
-"""Issue 13, rows 1–3 on the real answering path: quotas shared by every transport, a closed socket cancels its
+"""Issue 13, rows 1–3: quotas, cancellation, authorisation and secrets on the real answering path.
+
+On the real answering path: quotas shared by every transport, a closed socket cancels its
 answer, authorisation read again for each question, and no secret in any streamed token or stored text.
 
 The model server is the scripted local HTTP server of ``test_answer_errors`` (the edge we cannot make misbehave on

@@ -169,8 +169,11 @@ def test_service_errors_keep_their_code_and_status(api_as, reader, monkeypatch, 
 
 
 def test_questions_are_limited_by_the_service_quota_on_both_routes(api_as, reader, outsider, settings, monkeypatch):
-    """The quota lives in the answering service (chat.services.quota): 429 with Retry-After on the sync route, one
-    ``event: error`` with ``retry_after`` on the stream; nothing is asked past it."""
+    """Both transports refuse a question past the quota, and nothing is asked.
+
+    The quota lives in the answering service (chat.services.quota): 429 with Retry-After on the sync route, one
+    ``event: error`` with ``retry_after`` on the stream; nothing is asked past it.
+    """
     from chat.services.answering import stream
 
     asked: list[str] = []
@@ -223,7 +226,6 @@ def _sse(content: bytes) -> list[tuple[str, dict[str, Any]]]:
 
 def _stream(user, body, accept="text/event-stream"):
     """POST to the SSE endpoint through Django's ASGI handler and read the whole stream."""
-
     token = RefreshToken.for_user(user).access_token  # writes the outstanding token row: not in the event loop
 
     async def go():

@@ -1,5 +1,8 @@
-"""The grounded prompt: numbered one-line passages whose text cannot forge a passage or a citation number; the prompt
-the plan counts is the prompt that is sent (no second, estimated cut); the one LLM token estimate."""
+"""The grounded prompt, its passages block and the one LLM token estimate.
+
+The grounded prompt: numbered one-line passages whose text cannot forge a passage or a citation number; the prompt
+the plan counts is the prompt that is sent (no second, estimated cut); the one LLM token estimate.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +32,11 @@ def test_flagged_passages_carry_a_warning():
 
 
 def test_the_builder_cuts_nothing_the_plan_counted_in_english_and_greek():
-    """Before: the builder cut passages again by an estimate (1,500 for the plan's count, 3,134 for the prompt sent),
-    so a long plan's counted prompt was not the prompt sent."""
+    """The prompt the plan counts is the prompt that is sent, in English and Greek.
+
+    Before: the builder cut passages again by an estimate (1,500 for the plan's count, 3,134 for the prompt sent),
+    so a long plan's counted prompt was not the prompt sent.
+    """
     english = "The dam of the reservoir is seventy-one metres high. " * 200
     greek = "Το φράγμα του ταμιευτήρα έχει ύψος εβδομήντα ένα μέτρα. " * 200
     block = passages_block([_passage(1, english), _passage(2, greek), _passage(3, "z")], nonce="a1b2c3d4e5f6")

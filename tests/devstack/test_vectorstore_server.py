@@ -262,8 +262,11 @@ def test_bounds_and_hostile_requests_get_4xx_in_the_error_envelope(store):
 
 
 def test_quarantine_subset_bool_index_must_not_and_set_payload_by_ids(store):
-    """What the quarantine needs: a bool payload index, ``must_not`` a bool ``MatchValue`` in every search, and
-    ``set_payload`` by point ids (``points`` list), in English and in Greek passages alike."""
+    """The dev vector store serves what the quarantine needs.
+
+    What the quarantine needs: a bool payload index, ``must_not`` a bool ``MatchValue`` in every search, and
+    ``set_payload`` by point ids (``points`` list), in English and in Greek passages alike.
+    """
     from qdrant_client import models
     from qdrant_client.http.exceptions import UnexpectedResponse
 

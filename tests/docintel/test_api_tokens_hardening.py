@@ -1,5 +1,8 @@
-"""JWT hardening (issue 13, row 4): rotation with blacklist, logout and password change revoke, sign-in lockout
-with a coded 429 on the API, no 500 for a deleted user's token, and the audit rows of token issue and sign-in."""
+"""JWT hardening (issue 13, row 4): rotation, revocation, lockout and audit.
+
+JWT hardening: rotation with blacklist, logout and password change revoke, sign-in lockout
+with a coded 429 on the API, no 500 for a deleted user's token, and the audit rows of token issue and sign-in.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The document list's query filters (documents/api/filters.py, django-filter): each filter alone, combined, and
-refused when invalid, with English and Greek documents; the OpenAPI schema states the same rules."""
+"""The document list's query filters, alone, combined and refused, in English and Greek.
+
+The document list's query filters (documents/api/filters.py, django-filter): each filter alone, combined, and
+refused when invalid, with English and Greek documents; the OpenAPI schema states the same rules.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Issue 16's formats through the real upload and ingestion path: plain text (Greek legacy encodings), e-mail with
-attachments as child documents, WebP scans, ZIP archives of documents, PDFs with a byte-order mark."""
+"""Issue 16's formats through the real upload and ingestion path.
+
+Issue 16's formats through the real upload and ingestion path: plain text (Greek legacy encodings), e-mail with
+attachments as child documents, WebP scans, ZIP archives of documents, PDFs with a byte-order mark.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""A librarian in headless Chromium: upload a PDF in the admin, then watch its progress bar move to "Completed" on the
+"""A librarian watches an upload's progress bar reach "Completed" in headless Chromium.
+
+A librarian in headless Chromium: upload a PDF in the admin, then watch its progress bar move to "Completed" on the
 list page without reloading, fed by the workers' WebSocket events (a real Celery worker on Redis, a real Daphne).
 
 Screenshots go to test-artifacts/screenshots/.

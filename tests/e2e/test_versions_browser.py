@@ -1,4 +1,6 @@
-"""Document versions as people see them, in headless Chromium on a real Daphne: the librarian's versions table with
+"""Document versions as librarians and readers see them, in headless Chromium.
+
+Document versions as people see them, in headless Chromium on a real Daphne: the librarian's versions table with
 dates and "Restore", the "Upload new version" page (in Greek), and the reader's history note on an answer that cited
 a superseded version (English and Greek). Screenshots go to test-artifacts/screenshots/.
 """

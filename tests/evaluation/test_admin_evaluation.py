@@ -1,5 +1,8 @@
-"""Evaluation in the admin: runs are browsable by librarians (metrics over time, worst questions linking to the
-Response), thumbs-down feedback becomes evaluation questions, readers see none of it."""
+"""Evaluation in the admin: runs, worst questions and feedback for librarians, nothing for readers.
+
+Evaluation in the admin: runs are browsable by librarians (metrics over time, worst questions linking to the
+Response), thumbs-down feedback becomes evaluation questions, readers see none of it.
+"""
 
 from __future__ import annotations
 

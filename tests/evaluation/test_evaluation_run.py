@@ -1,5 +1,8 @@
-"""The evaluation run end to end on real servers: fast subset in `make test` (thresholds fail the build on a
-regression), the full run in `make eval` (writes the JSON + Markdown report)."""
+"""The evaluation run end to end on real servers, fast subset and full run.
+
+The evaluation run end to end on real servers: fast subset in `make test` (thresholds fail the build on a
+regression), the full run in `make eval` (writes the JSON + Markdown report).
+"""
 
 from __future__ import annotations
 
@@ -118,8 +121,11 @@ def test_full_evaluation_run(settings, llm_url, embedding_url, qdrant_url):
 
 
 def _patient(settings) -> None:
-    """Quality, not latency, is measured here: on a shared 2-core machine the first token of a 1-thread model can
-    take longer than the portal's 30 s limit, which would turn answers into timeouts."""
+    """Give the model generous first-token and total timeouts for the evaluation.
+
+    Quality, not latency, is measured here: on a shared 2-core machine the first token of a 1-thread model can
+    take longer than the portal's 30 s limit, which would turn answers into timeouts.
+    """
     settings.LLM_FIRST_TOKEN_TIMEOUT = 240.0
     settings.LLM_TIMEOUT = 360.0
 

@@ -1,6 +1,9 @@
-"""RAGAS through the real judge path: the ragas environment (var/eval-venv), the worker subprocess, the local LLM as
+"""RAGAS through the real judge path, on hand-made answers and their mismatched controls.
+
+RAGAS through the real judge path: the ragas environment (var/eval-venv), the worker subprocess, the local LLM as
 judge held to ragas' schemas by response_format json_schema, and the embedding server. `make eval` scores all four
-metrics on real answers; here two hand-made answers and their mismatched controls are scored on two metrics."""
+metrics on real answers; here two hand-made answers and their mismatched controls are scored on two metrics.
+"""
 
 from __future__ import annotations
 

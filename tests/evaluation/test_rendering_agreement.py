@@ -1,5 +1,8 @@
-"""The Python port of the chat page's safe-Markdown rules agrees with static/js/chat.js (run under Node) on what is
-live, and no exfiltration payload from the attack sets ever renders as a live off-site link or image."""
+"""The Python and JavaScript safe-Markdown rules agree, and no exfiltration payload renders live.
+
+The Python port of the chat page's safe-Markdown rules agrees with static/js/chat.js (run under Node) on what is
+live, and no exfiltration payload from the attack sets ever renders as a live off-site link or image.
+"""
 
 from __future__ import annotations
 

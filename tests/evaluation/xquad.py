@@ -1,6 +1,9 @@
-"""XQuAD retrieval evaluation: index the paragraphs through the ingestion services, ask every question, score
+"""XQuAD retrieval evaluation: recall@1, recall@5 and MRR@10 for dense, keyword and hybrid rankings.
+
+XQuAD retrieval evaluation: index the paragraphs through the ingestion services, ask every question, score
 whether the gold paragraph is retrieved (recall@1, recall@5, MRR@10) for dense-only, keyword-only and hybrid
-rankings of the same run. Used by tests/evaluation/test_retrieval_xquad.py (`make eval`) and the fast subset."""
+rankings of the same run. Used by tests/evaluation/test_retrieval_xquad.py (`make eval`) and the fast subset.
+"""
 
 from __future__ import annotations
 

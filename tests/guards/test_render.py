@@ -1,5 +1,8 @@
-"""Markdown from a model or a document to safe HTML (guards/render.py: markdown-it-py renders, nh3 cleans), with
-hostile inputs in English and Greek: script tags, event handlers, javascript: and off-site links, remote images."""
+"""Markdown from a model or a document to safe HTML, against hostile English and Greek inputs.
+
+Markdown from a model or a document to safe HTML (guards/render.py: markdown-it-py renders, nh3 cleans), with
+hostile inputs in English and Greek: script tags, event handlers, javascript: and off-site links, remote images.
+"""
 
 from __future__ import annotations
 

@@ -146,8 +146,11 @@ def test_hostile_files_fail_with_codes(transactional_db, librarian, ingest_media
 
 
 def test_import_documents_command_queues_a_folder(transactional_db, corpus, tmp_path):
-    """`manage.py import_documents DIR --group G`: supported files imported and ingested, a duplicate skipped, an
-    empty file refused with its code, other files ignored; the summary line counts each."""
+    """`manage.py import_documents` imports, skips, refuses and ignores files, and counts each.
+
+    `manage.py import_documents DIR --group G`: supported files imported and ingested, a duplicate skipped, an
+    empty file refused with its code, other files ignored; the summary line counts each.
+    """
     from io import StringIO
 
     from django.core.management import call_command

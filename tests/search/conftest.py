@@ -1,5 +1,8 @@
-"""The search tests' stack (the session's real embedding server and vector store, a fresh collection; no LLM), and
-a Greek and an English law indexed in it."""
+"""The search tests' stack and a Greek and an English law indexed in it.
+
+The search tests' stack (the session's real embedding server and vector store, a fresh collection; no LLM), and
+a Greek and an English law indexed in it.
+"""
 
 from __future__ import annotations
 
