@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from audit.services import audit_log_write
 from docintel.api.fields import (
@@ -78,8 +79,6 @@ _TOKEN_ERRORS = error_responses(400, 415)
 
 
 def _jti(raw: str) -> str:
-    from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415 - loads the blacklist models lazily
-
     return str(RefreshToken(raw, verify=False).get("jti", ""))  # type: ignore[arg-type]  # simplejwt accepts str
 
 
@@ -161,8 +160,6 @@ class TokenRevokeView(jwt_views.TokenBlacklistView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Sign out: the refresh token sent is blacklisted and can no longer be refreshed (401 afterwards)."""
-        from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415
-
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)

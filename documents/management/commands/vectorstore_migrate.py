@@ -30,7 +30,7 @@ class Command(BaseCommand):
         """Copy every collection with its vectors (nothing re-embedded), with a progress bar."""
         from tqdm import tqdm  # type: ignore[import-untyped]  # noqa: PLC0415 - tqdm ships no type stubs
 
-        from documents.services.vectorstore import collections_migrate_local  # noqa: PLC0415
+        from documents.services.vectorstore import collections_migrate_local  # noqa: PLC0415 - qdrant-client loads on use, not at command discovery
 
         bars: dict[str, Any] = {}
 

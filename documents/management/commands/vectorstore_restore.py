@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Check, unpack and swap in the snapshot; prints the restored collection."""
-        from devstack.vectorstore import StoreError, snapshot_restore  # noqa: PLC0415
+        from devstack.vectorstore import StoreError, snapshot_restore  # noqa: PLC0415 - qdrant-edge loads on use, not at command discovery
 
         archive, path = Path(options["archive"]), Path(options["path"])
         if not archive.is_file():
