@@ -26,3 +26,17 @@ def test_what_is_not_a_question_is_refused_with_the_same_code(text):
     with pytest.raises(InvalidInput) as refused:
         question_check(text=text)
     assert refused.value.code == "invalid_input"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lang", ["en", "el"])
+async def test_the_answering_service_itself_refuses_a_question_over_the_limit(lang, settings, reader):
+    """A caller that skips the transport's check (a new transport, a command) meets the same rule in the service."""
+    from chat.models import Query
+    from chat.services.answering import answer_stream
+
+    settings.DOCINTEL_WS_MAX_QUESTION_CHARS = 120
+    events = [e async for e in answer_stream(user=reader, text=question_of(lang, 121), channel="eval")]
+    assert [(e["type"], e.get("code")) for e in events] == [("error", "invalid_input")]
+    assert "at most 120 characters" in events[0]["message"]
+    assert not await Query.objects.filter(user=reader).aexists()  # refused before anything is stored

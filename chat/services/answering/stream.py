@@ -210,17 +210,18 @@ async def answer_stream(
 
     Args:
         user: the signed-in reader.
-        text: the question.
+        text: the question; :func:`chat.services.quota.question_check`'s limits apply (else an ``invalid_input``
+            error event).
         session: the chat session (its history makes follow-ups standalone), or None for a one-off question.
         channel: ``ws``, ``api`` or ``sse`` (recorded on the Query); ``eval`` (the evaluation harness) has no quota.
         cancel: set it to stop generation; the Response is stored as cancelled.
     """
-    from chat.services.quota import answer_admit
+    from chat.services.quota import answer_admit, question_check
     from docintel.services import user_current
 
-    text = (text or "").strip()
-    if not text:
-        err = InvalidInput("The question is empty.")
+    try:  # the transports check first to answer in their own way; the service holds the rule for any caller
+        text = question_check(text=text)
+    except InvalidInput as err:
         yield error_event(code=err.code, message=err.message)
         return
     fresh = await db_call(user_current)(user_id=getattr(user, "pk", None))
