@@ -29,8 +29,9 @@ from django.utils import timezone
 from chat.services.retrieval import passages_retrieve
 from documents.models import Chunk, Document
 from documents.services import vectorstore
+from documents.services.chunking import embedding_text
 from documents.services.embeddings import embed_passages
-from documents.services.ingest import _embedding_text, chunk_points
+from documents.services.ingest import chunk_points
 from documents.services.lifecycle import document_upload, document_version_upload
 from tests.integration.conftest import wait_terminal, worker_env
 
@@ -74,7 +75,7 @@ def _rewrite_points(document: Document, *, staged: bool) -> set[str]:
     """Write the document's points again from its chunks, as its ingestion did (``staged`` as given)."""
     chunks = list(Chunk.objects.filter(document=document).order_by("ordinal"))
     groups = sorted(document.access_groups.values_list("id", flat=True))
-    vectors = embed_passages([_embedding_text(c) for c in chunks])
+    vectors = embed_passages([embedding_text(c.heading_path, c.text) for c in chunks])
     points = chunk_points(document=document, chunks=chunks, vectors=vectors, access_group_ids=groups)
     vectorstore.points_replace(document_id=document.pk, points=points)
     vectorstore.points_set_staged(document_id=document.pk, staged=staged)
