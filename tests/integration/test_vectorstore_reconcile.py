@@ -27,6 +27,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from chat.services.retrieval import passages_retrieve
+from docintel.context import ActorContext
 from documents.models import Chunk, Document
 from documents.services import vectorstore
 from documents.services.chunking import embedding_text
@@ -56,7 +57,7 @@ TEXTS = {
 def _upload(text: str, name: str, user, groups=()) -> Document:
     data = text.encode()
     return document_upload(
-        fileobj=io.BytesIO(data), filename=name, size=len(data), uploaded_by=user, access_groups=groups
+        fileobj=io.BytesIO(data), filename=name, size=len(data), ctx=ActorContext.for_user(user), access_groups=groups
     )
 
 
@@ -117,7 +118,7 @@ def test_a_starting_worker_deletes_the_orphans_a_crash_left_and_keeps_the_rest(
             fileobj=io.BytesIO(data),
             filename="kestrel-reconcile-2.txt",
             size=len(data),
-            uploaded_by=librarian,
+            ctx=ActorContext.for_user(librarian),
         )
         pending = {}
         for lang in ("en", "el"):  # a second version of each "family" document, that will stay pending
@@ -128,7 +129,7 @@ def test_a_starting_worker_deletes_the_orphans_a_crash_left_and_keeps_the_rest(
                 fileobj=io.BytesIO(text),
                 filename=f"family-{lang}-2.txt",
                 size=len(text),
-                uploaded_by=librarian,
+                ctx=ActorContext.for_user(librarian),
             )
         deadline = time.monotonic() + 300
         while True:  # the switch and its delete task have run: v1 superseded without points
