@@ -9,3 +9,7 @@ class DocumentsConfig(AppConfig):
     name = "documents"
     verbose_name = "Documents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the Celery hooks (``documents.signals``: the vector store's reconciliation on worker start)."""
+        from documents import signals  # noqa: F401, PLC0415 - imported for its signal connections

@@ -1,7 +1,8 @@
-"""Get a web process ready to answer before its first question: guards loaded, pipelines built, the LLM measured.
+"""Get a web process ready before its first question and its first search: guards, pipelines, LLM, search path.
 
-Started once per process, in the background, when a reader opens a chat socket (the first question would otherwise
-spend ~10 s loading LLM Guard out of its time budget). Heavy imports run in a thread so the event loop keeps serving.
+Started once per process, in the background, on the server's first connection (``docintel.asgi``): the first
+question would otherwise spend ~10 s loading LLM Guard out of its time budget, and the first search took ~2 s more
+than later ones (``search.services.warmup``). Heavy imports run in a thread so the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ async def answering_warm_up() -> None:
 
 
 def answering_warm_up_soon() -> None:
-    """Start :func:`answering_warm_up` in the background, once per process (needs a running loop)."""
+    """Start :func:`answering_warm_up`, then ``search_warm_up``, in the background, once per process (needs a loop).
+
+    Each may fail on its own (logged) without skipping the other; the readiness marker (``DOCINTEL_WARM_FILE``) is
+    written once both have run.
+    """
     global _started  # noqa: PLW0603 - once per process
     from django.conf import settings
 
@@ -44,10 +49,14 @@ def answering_warm_up_soon() -> None:
     _started = True
 
     async def run() -> None:
+        from search.services.warmup import search_warm_up  # the search page is served by the same process
+
         try:
-            await answering_warm_up()
-        except Exception as exc:  # noqa: BLE001 - a warm-up failure only means the first question pays the cost
-            log.warning("answering_warm_up_failed", error_type=type(exc).__name__)
+            for name, warm_up in (("answering", answering_warm_up), ("search", search_warm_up)):
+                try:
+                    await warm_up()
+                except Exception as exc:  # noqa: BLE001 - a warm-up failure only means the first request pays the cost
+                    log.warning(f"{name}_warm_up_failed", error_type=type(exc).__name__)
         finally:
             marker = os.environ.get("DOCINTEL_WARM_FILE")  # set by localservers.daphne_server: its readiness
             if marker:
