@@ -33,12 +33,15 @@ def reconcile_vectorstore(self: Task[Any, Any], dry_run: bool = False) -> dict[s
         dry_run: only count.
 
     Returns:
-        The report's counts (``ReconcileReport.as_log``).
+        The report's counts (``ReconcileReport.as_log``) and ``deletions_resumed``: the documents marked for deletion
+        long ago whose cascade was sent again (:func:`documents.services.reconcile.deletions_resume`).
     """
-    from documents.services.reconcile import vectorstore_reconcile  # noqa: PLC0415 - qdrant-client is heavy
+    from documents.services.reconcile import deletions_resume, vectorstore_reconcile  # noqa: PLC0415 - qdrant-client
 
     try:
-        return vectorstore_reconcile(dry_run=dry_run).as_log()
+        report = vectorstore_reconcile(dry_run=dry_run).as_log()
+        report["deletions_resumed"] = 0 if dry_run else len(deletions_resume())
+        return report
     except VectorStoreUnavailable as exc:  # a worker may start before the store is up
         raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 

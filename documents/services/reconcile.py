@@ -29,9 +29,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
+from django.utils import timezone
 
 from documents.models import Chunk, Document
 from documents.services import vectorstore
@@ -231,3 +233,31 @@ def vectorstore_reconcile(*, dry_run: bool = False, page_size: int = PAGE_SIZE) 
     report.documents = dict(report.documents)
     log.info("vectorstore_reconciled", collection=name, **report.as_log())
     return report
+
+
+DELETION_RESUME_AFTER = timedelta(minutes=10)
+
+
+def deletions_resume(*, older_than: timedelta = DELETION_RESUME_AFTER) -> list[int]:
+    """Enqueue the cascade again for documents marked for deletion long ago whose rows are still there.
+
+    A worker that died between marking a document and its cascade (or a cascade that gave up) leaves a hidden row,
+    maybe with points; the cascade is idempotent, so sending it again finishes the deletion. Rows marked recently are
+    left to the cascade already queued for them.
+
+    Args:
+        older_than: how long ago the document must have been marked.
+
+    Returns:
+        The ids of the documents whose cascade was enqueued.
+    """
+    from documents import tasks
+
+    ids = list(
+        Document.objects.filter(deleted_at__lt=timezone.now() - older_than).order_by("pk").values_list("pk", flat=True)
+    )
+    for document_id in ids:
+        tasks.delete_document_cascade.delay(document_id)
+    if ids:
+        log.info("document_deletions_resumed", documents=len(ids))
+    return ids
