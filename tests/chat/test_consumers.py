@@ -345,6 +345,7 @@ async def test_fetch_and_history_return_stored_answers_of_own_session_only(reade
     assert answer == {
         "type": "answer",
         "text": "On page 2 [1].",
+        "html": '<p>On page 2 <a href="/documents/4/source/?chunk=5" class="ref">[1]</a>.</p>\n',
         "citations": response.citations,
         "response_id": response.pk,
         "query_id": response.query_id,
