@@ -16,6 +16,7 @@ the "attacker" server receives no request.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.utils import translation
@@ -58,7 +59,7 @@ def _hostile(evil: str) -> list[str]:
     ]
 
 
-def _assert_safe(report: dict, *, refs: int) -> None:
+def _assert_safe(report: dict[str, Any], *, refs: int) -> None:
     assert report["images"] == 0 and report["handlers"] == 0, report
     assert all(link["origin"] for link in report["links"]), report  # no live link off the portal
     marked = [link for link in report["links"] if link["cls"] == "ref"]
@@ -114,7 +115,7 @@ def test_live_answer_streams_as_plain_text_then_shows_the_final_events_html(
             answer_event(text=t, citations=CITES, response_id=0, query_id=0, status="completed")  # type: ignore[arg-type]
             for t in answers
         ]
-    sockets: list = []
+    sockets: list[Any] = []
     asked: list[str] = []
 
     def stand_in(ws) -> None:
