@@ -14,13 +14,15 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat.events import AnswerEvent, ErrorEvent, HistoryEvent, ServerMessage, error_event
 from chat.services.quota import question_check
@@ -52,6 +54,29 @@ def answer_stream(*, user: Any, text: str, session: ChatSession, cancel: asyncio
     return service(user=user, text=text, session=session, channel="ws", cancel=cancel)
 
 
+def scope_language(scope: Mapping[str, Any]) -> str:
+    """The reader's page language for what the server writes on this socket (the answer's ``html`` labels).
+
+    Channels runs no LocaleMiddleware, so the same sources are read here: the language cookie the page's switcher
+    sets, then ``Accept-Language``, then ``LANGUAGE_CODE``.
+
+    Args:
+        scope: the connection's ASGI scope (``cookies`` from Channels' cookie middleware, ``headers``).
+
+    Returns:
+        A code from ``settings.LANGUAGES``, e.g. ``el``.
+    """
+    candidates = [str((scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME, ""))]
+    accept = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+    candidates += [code for code, _quality in parse_accept_lang_header(accept) if code != "*"]
+    for code in filter(None, candidates):
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return str(settings.LANGUAGE_CODE)
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels has no type hints
     """One reader's socket on one of their chat sessions: questions in, answer events out (docs/websocket.md)."""
 
@@ -71,6 +96,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         self.watchers: list[asyncio.Task[None]] = []
         self.last_seen = time.monotonic()
         self.history_at = -math.inf
+        self.language = scope_language(self.scope)
         jwt = self.scope.get("auth_method") == "jwt"
         # Accept first so the refusal carries a code the client can read (a refused handshake is a bare HTTP 403).
         await self.accept(subprotocol=BEARER_SUBPROTOCOL if jwt else None)
@@ -198,9 +224,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
             await self._send(error_event(code="invalid_input", message="fetch needs an integer response_id."))
             return
         try:
-            event = await database_sync_to_async(response_answer_event)(
-                user=self.user, response_id=response_id, session=self.chat_session
-            )
+            with translation.override(self.language):
+                event = await database_sync_to_async(response_answer_event)(
+                    user=self.user, response_id=response_id, session=self.chat_session
+                )
         except ResponseNotFound as exc:
             await self._send(error_event(code=exc.code, message=exc.message))
             return
@@ -210,8 +237,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
     async def _stream(self, text: str, cancel: asyncio.Event) -> None:
         session_id = str(self.chat_session.pk)
         try:
-            async for event in answer_stream(user=self.user, text=text, session=self.chat_session, cancel=cancel):
-                await self._send(event)
+            with translation.override(self.language):  # the final event's html labels, in the page's language
+                async for event in answer_stream(user=self.user, text=text, session=self.chat_session, cancel=cancel):
+                    await self._send(event)
         except Exception:  # stream boundary: log, tell the client, keep the socket
             log.exception("ws_chat_stream_failed", session_id=session_id)
             await self._send(error_event(code="internal_error", message="The answer could not be completed."))

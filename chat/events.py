@@ -3,11 +3,17 @@
 :func:`chat.services.answering.answer_stream` yields zero or more :class:`TokenEvent` and then exactly one
 :class:`AnswerFinalEvent` (``type == "answer"``) or :class:`ErrorEvent`; :data:`AnswerEvent` is their union.
 The WebSocket consumer and the SSE/REST views forward them unchanged.
+
+The final event carries the answer twice: ``text`` (the sanitised markdown, for API clients) and ``html`` (that text
+rendered by :func:`answer_html`, the one renderer of every page, for the chat page to put in place as it is).
 """
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from collections.abc import Sequence
+from typing import Any, Literal, NotRequired, TypedDict
+
+from django.utils.translation import gettext
 
 
 class Citation(TypedDict):
@@ -34,10 +40,15 @@ class TokenEvent(TypedDict):
 
 
 class AnswerFinalEvent(TypedDict):
-    """The final, sanitised answer: it replaces whatever the tokens spelled out."""
+    """The final, sanitised answer: it replaces whatever the tokens spelled out.
+
+    ``html`` is ``text`` rendered by :func:`answer_html` (nh3-cleaned, citation markers linked to the source view):
+    the chat page shows it as it is instead of rendering the markdown itself.
+    """
 
     type: Literal["answer"]
     text: str
+    html: str
     citations: list[Citation]
     response_id: int
     query_id: int
@@ -61,6 +72,54 @@ AnswerEvent = TokenEvent | AnswerFinalEvent | ErrorEvent
 def token_event(text: str) -> TokenEvent:
     """The ``token`` event that carries ``text``, the next visible piece of the answer."""
     return {"type": "token", "text": text}
+
+
+def answer_html(text: str, citations: Sequence[Citation] | Sequence[dict[str, Any]]) -> str:
+    """An answer's markdown as the HTML every page shows (:func:`guards.render.markdown_html`, nh3-cleaned).
+
+    The blocked-image and blocked-link labels are the chat page's, translated into the active language.
+
+    Args:
+        text: the answer's markdown (untrusted: written by a model).
+        citations: the answer's citations; a ``[n]`` marker links to citation ``n``'s source view.
+
+    Returns:
+        HTML with no image, no script and live links only into the portal; safe to insert into a page.
+    """
+    from guards.render import markdown_html  # noqa: PLC0415 - the guards package loads its scanners: not at import
+
+    return markdown_html(
+        text,
+        citations=[dict(c) for c in citations],
+        image_label=gettext("image not loaded"),
+        link_label=gettext("external link"),
+    )
+
+
+def answer_event(
+    *, text: str, citations: list[Citation], response_id: int, query_id: int, status: str
+) -> AnswerFinalEvent:
+    """The final ``answer`` event of a stored answer, with its rendered :func:`answer_html`.
+
+    Args:
+        text: the final, sanitised answer (markdown).
+        citations: its resolved citations.
+        response_id: the stored Response.
+        query_id: the stored Query.
+        status: the Response's status (``completed``, ``extractive``, ``no_answer``).
+
+    Returns:
+        The event, ready to send as JSON.
+    """
+    return {
+        "type": "answer",
+        "text": text,
+        "html": answer_html(text, citations),
+        "citations": citations,
+        "response_id": response_id,
+        "query_id": query_id,
+        "status": status,
+    }
 
 
 def error_event(

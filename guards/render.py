@@ -61,7 +61,9 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
 def _renderer() -> Any:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    # breaks: a single newline inside a paragraph is a <br>, as the chat page showed answers before (models write
+    # one sentence per line more often than they write paragraphs)
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
 
 
 def _citation_tokens(token: Any, citations: Mapping[int, str], token_class: Any) -> list[Any]:

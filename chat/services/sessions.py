@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from chat.events import AnswerFinalEvent, Citation, HistoryItem
+from chat.events import AnswerFinalEvent, Citation, HistoryItem, answer_event
 from chat.models import ChatSession, Feedback, Query, Response
 from docintel.errors import DocumentNotFound, InvalidInput, NotFound, ResponseNotFound, SessionNotFound
 from documents.models import Chunk, Document
@@ -187,14 +187,13 @@ def response_answer_event(
     response = qs.first()
     if response is None:
         raise ResponseNotFound
-    return {
-        "type": "answer",
-        "text": response.text,
-        "citations": _citations(response.citations),
-        "response_id": response.pk,
-        "query_id": response.query_id,
-        "status": response.status,
-    }
+    return answer_event(
+        text=response.text,
+        citations=_citations(response.citations),
+        response_id=response.pk,
+        query_id=response.query_id,
+        status=response.status,
+    )
 
 
 # --- Feedback ------------------------------------------------------------------------------------------------------

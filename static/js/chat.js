@@ -1,7 +1,8 @@
-/* DocIntel reader pages: the chat WebSocket client, safe Markdown, feedback, and the source view's scroll.
+/* DocIntel reader pages: the chat WebSocket client, feedback, and the source view's scroll.
  *
- * Markdown is rendered by building DOM nodes with textContent: no HTML from an answer ever reaches innerHTML.
- * Images are never loaded (shown as text), links leave the portal only as visible text, citations become chips.
+ * Answers are rendered on the server (guards.render.markdown_html: markdown-it-py, then nh3 against an allow-list);
+ * streamed tokens are shown as plain text (textContent) and the final event's `html` replaces them. The only HTML
+ * that reaches innerHTML is that cleaned `html`. Citation chips are built with textContent.
  */
 (function () {
   "use strict";
@@ -17,14 +18,15 @@
   if (!chat) return;
   var strings = JSON.parse(document.getElementById("chat-strings").textContent);
 
-  // --- Safe Markdown -------------------------------------------------------------------------------------------------
-  var INLINE = /(`[^`\n]+`)|(!\[[^\]\n]*\]\([^)\n]*\))|(\[[^\]\n]+\]\([^)\n]*\))|(\*\*[^*\n]+\*\*)|(\*[^*\s][^*\n]*\*|_[^_\s][^_\n]*_)|(\[\d{1,3}\])/g;
-
+  // --- Answers -------------------------------------------------------------------------------------------------------
+  // The page never renders markdown itself: while tokens stream the growing text is shown as plain text
+  // (textContent), and the final event's `html` (the server's guards.render.markdown_html, nh3-cleaned: no script,
+  // no image, no handler, live links only into the portal) replaces it, as the history page shows stored answers.
   function sameOriginUrl(raw) {
     try {
       var url = new URL(raw, window.location.href);
       if ((url.protocol === "http:" || url.protocol === "https:") && url.origin === window.location.origin) return url;
-    } catch (e) { /* not a URL: shown as text */ }
+    } catch (e) { /* not a URL: no link */ }
     return null;
   }
 
@@ -49,110 +51,9 @@
     return link;
   }
 
-  function renderInline(parent, text, citations) {
-    var last = 0;
-    text.replace(INLINE, function (match, code, image, link, bold, italic, ref, offset) {
-      if (offset > last) parent.appendChild(document.createTextNode(text.slice(last, offset)));
-      last = offset + match.length;
-      if (code) {
-        parent.appendChild(el("code", null, code.slice(1, -1)));
-      } else if (image) {
-        // Never fetched: an image in an answer could carry data to another server.
-        var m = /^!\[([^\]]*)\]\(([^)]*)\)$/.exec(image);
-        parent.appendChild(el("span", "blocked", "[" + strings.image_blocked + ": " + (m[1] || "") + " " + m[2] + "]"));
-      } else if (link) {
-        var l = /^\[([^\]]+)\]\(([^)]*)\)$/.exec(link);
-        var target = sameOriginUrl(l[2].trim());
-        if (target) {
-          var a = el("a", null, l[1]);
-          a.href = target.pathname + target.search + target.hash;
-          parent.appendChild(a);
-        } else {
-          parent.appendChild(el("span", "blocked", l[1] + " (" + strings.link_blocked + ": " + l[2] + ")"));
-        }
-      } else if (bold) {
-        var strong = el("strong");
-        renderInline(strong, bold.slice(2, -2), citations);
-        parent.appendChild(strong);
-      } else if (italic) {
-        var em = el("em");
-        renderInline(em, italic.slice(1, -1), citations);
-        parent.appendChild(em);
-      } else if (ref) {
-        var number = parseInt(ref.slice(1, -1), 10);
-        var found = (citations || []).filter(function (c) { return c.number === number; })[0];
-        if (found) {
-          var sup = el("a", "ref", ref);
-          var t = sameOriginUrl(found.url || "");
-          if (t) { sup.href = t.pathname + t.search; sup.target = "_blank"; sup.rel = "noopener"; }
-          parent.appendChild(sup);
-        } else {
-          parent.appendChild(document.createTextNode(ref));
-        }
-      }
-      return match;
-    });
-    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
-  }
-
-  function renderMarkdown(container, source, citations) {
-    container.textContent = "";
-    var lines = String(source || "").replace(/\r\n?/g, "\n").split("\n");
-    var i = 0;
-    var list = null;
-    var paragraph = null;
-    function flush() { paragraph = null; list = null; }
-    while (i < lines.length) {
-      var line = lines[i];
-      var fence = /^\s*```/.test(line);
-      if (fence) {
-        flush();
-        var pre = el("pre"), body = [];
-        i += 1;
-        while (i < lines.length && !/^\s*```/.test(lines[i])) { body.push(lines[i]); i += 1; }
-        pre.appendChild(el("code", null, body.join("\n")));
-        container.appendChild(pre);
-        i += 1;
-        continue;
-      }
-      var heading = /^(#{1,6})\s+(.*)$/.exec(line);
-      var bullet = /^\s*[-*+]\s+(.*)$/.exec(line);
-      var numbered = /^\s*\d+[.)]\s+(.*)$/.exec(line);
-      var quote = /^\s*>\s?(.*)$/.exec(line);
-      if (!line.trim()) {
-        flush();
-      } else if (heading) {
-        flush();
-        var h = el("h" + Math.min(6, heading[1].length + 2));
-        renderInline(h, heading[2], citations);
-        container.appendChild(h);
-      } else if (bullet || numbered) {
-        var tag = bullet ? "ul" : "ol";
-        if (!list || list.tagName.toLowerCase() !== tag) {
-          paragraph = null;
-          list = el(tag);
-          container.appendChild(list);
-        }
-        var item = el("li");
-        renderInline(item, (bullet || numbered)[1], citations);
-        list.appendChild(item);
-      } else if (quote) {
-        flush();
-        var bq = el("blockquote");
-        renderInline(bq, quote[1], citations);
-        container.appendChild(bq);
-      } else {
-        list = null;
-        if (!paragraph) {
-          paragraph = el("p");
-          container.appendChild(paragraph);
-        } else {
-          paragraph.appendChild(el("br"));
-        }
-        renderInline(paragraph, line, citations);
-      }
-      i += 1;
-    }
+  function showFinal(container, event) {
+    if (typeof event.html === "string") container.innerHTML = event.html; // nh3-cleaned on the server
+    else container.textContent = event.text || "";
   }
 
   // --- Page state ----------------------------------------------------------------------------------------------------
@@ -169,16 +70,8 @@
   var retries = 0;
   var renderPending = false;
 
-  function citationsFrom(node) {
-    return Array.prototype.map.call(node.querySelectorAll(".citations .chip"), function (c) {
-      return { number: parseInt(c.dataset.number, 10), url: c.getAttribute("href") || "" };
-    });
-  }
-
-  // Server-rendered answers arrive as escaped text; render them as Markdown now.
+  // Stored answers arrive rendered by the server; only their feedback forms need wiring.
   Array.prototype.forEach.call(exchanges.querySelectorAll(".answer"), function (answer) {
-    var md = answer.querySelector(".md");
-    renderMarkdown(md, md.textContent, citationsFrom(answer));
     wireFeedback(answer.querySelector("form.feedback"));
   });
 
@@ -209,7 +102,7 @@
     renderPending = true;
     window.requestAnimationFrame(function () {
       renderPending = false;
-      if (current) renderMarkdown(current.md, current.text, []);
+      if (current) current.md.textContent = current.text; // plain text until the final event
     });
   }
 
@@ -227,7 +120,7 @@
     if (event.type === "answer") {
       var answered = event.status === "completed" || event.status === "extractive" || !event.status;
       answer.className = "answer status-" + (event.status || "completed") + (answered ? " answered" : "");
-      renderMarkdown(answer.querySelector(".md"), event.text, event.citations);
+      showFinal(answer.querySelector(".md"), event);
       if (event.status === "extractive") note(answer, strings.extractive, "muted");
       if (event.citations && event.citations.length) {
         var box = el("div", "citations");
@@ -312,9 +205,12 @@
         // After a reconnect: the answer we were streaming, if the server has finished it.
         var last = event.items[event.items.length - 1];
         if (last && last.status !== "streaming") {
-          finish(last.status === "completed" || last.status === "no_answer" || last.status === "extractive"
-            ? { type: "answer", text: last.text, citations: last.citations, response_id: last.response_id, status: last.status }
-            : { type: "error", code: last.status === "cancelled" ? "cancelled" : "failed", response_id: last.response_id });
+          if ((last.status === "completed" || last.status === "no_answer" || last.status === "extractive") && last.response_id) {
+            // The stored answer again, as an `answer` event with the server's html.
+            socket.send(JSON.stringify({ type: "fetch", response_id: last.response_id }));
+          } else {
+            finish({ type: "error", code: last.status === "cancelled" ? "cancelled" : "failed", response_id: last.response_id });
+          }
         } else {
           window.setTimeout(function () { if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "history" })); }, 2000);
         }

@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 
 from audit.models import AuditLog
+from chat.events import answer_html
 from chat.models import ChatSession, Query, Response
 from chat.services.answering import answer_stream, answer_sync
 from docintel.errors import GuardrailBlocked
@@ -63,6 +64,7 @@ def test_streamed_answer_arrives_token_by_token_with_resolved_citations(indexed,
     response = Response.objects.get(pk=final["response_id"])
     assert response.status == final["status"]
     assert response.text == final["text"]
+    assert final["html"] == answer_html(final["text"], final["citations"])  # what the page puts in place
     budget = response.decision["budget"]
     assert budget["generate"] is True and budget["tokenizer"] == "server"
     assert 0 < budget["prompt_tokens_counted"] <= budget["allowed_tokens"]

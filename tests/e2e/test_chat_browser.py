@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import sync_playwright
 
+from chat.events import answer_html
 from chat.models import ChatSession, Query, Response
 from devstack import localservers
 from tests.conftest import REPO
@@ -125,6 +126,7 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
             page.click("#send")
             page.wait_for_selector("#exchanges .answer.answered .citations .chip", timeout=90_000)
             streamed = page.evaluate("() => window.__streamed")
+            live_html = page.locator("#exchanges .answer.answered .md").first.inner_html()
             assert page.is_hidden("#stop")
             assert page.locator("#exchanges .answer.answered form.feedback").count() == 1
             page.screenshot(path=str(SCREENSHOTS / "chat-answer.png"), full_page=True)
@@ -173,5 +175,12 @@ def test_reader_asks_sees_stream_opens_citation_and_injected_image_is_not_fetche
         assert streamed == {"text": True, "stop": True}, streamed  # tokens shown as they came, with the stop button
     else:  # the measured speed left no room on a loaded machine: the quotes came at once
         assert answered.status == "extractive"
+    # The page shows the final event's html as it is: the server's one renderer, citation markers linked.
+    assert live_html == answer_html(answered.text, answered.citations)
+    assert all(
+        f'href="{c["url"]}'.replace("&", "&amp;") in live_html
+        for c in answered.citations
+        if f"[{c['number']}]" in answered.text
+    )
     feedback = answered.feedback.get()
     assert (feedback.rating, feedback.comment) == (1, "precise")

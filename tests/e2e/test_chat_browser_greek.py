@@ -8,9 +8,13 @@ source view at that passage with the quoted sentence highlighted.
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.utils import translation
 from playwright.sync_api import sync_playwright
 
+from chat.events import answer_html
 from chat.models import Response
 from tests.conftest import REPO
 from tests.e2e.test_chat_browser import CHROMIUM_ARGS, _console_errors, sign_in_and_open_a_session
@@ -36,6 +40,10 @@ def test_greek_question_over_a_greek_pdf_gets_a_cited_answer_that_opens_the_quot
             chip = page.locator("#exchanges .answer.answered .citations .chip").first
             chip.wait_for(timeout=60_000)
             answer = page.locator("#exchanges .answer.answered .md").first.inner_text()
+            answer_dom = page.locator("#exchanges .answer.answered .md").first.inner_html()
+            refs = page.locator("#exchanges .answer.answered .md a.ref")
+            ref_hrefs = [refs.nth(i).get_attribute("href") or "" for i in range(refs.count())]
+            assert page.locator("#exchanges .answer.answered .md img").count() == 0
             page.screenshot(path=str(SCREENSHOTS / "chat-greek-gazette.png"), full_page=True)
             href = chip.get_attribute("href") or ""
             assert href.startswith(f"/documents/{gazette.pk}/source/?chunk=")
@@ -59,4 +67,11 @@ def test_greek_question_over_a_greek_pdf_gets_a_cited_answer_that_opens_the_quot
     else:  # generated: it must be Greek (a Greek question answered in English is replaced by the quote)
         assert sum("\u0370" <= c <= "\u03ff" for c in answer) > sum(c.isascii() and c.isalpha() for c in answer)
     assert response.citations[0]["document_id"] == gazette.pk and response.citations[0]["page"] in (1, 2)
+    # The page shows the final event's html as it is: the server's one renderer, in the reader's language.
+    with translation.override("el"):
+        assert answer_dom == answer_html(response.text, response.citations)
+    assert all(href.startswith(f"/documents/{gazette.pk}/source/?chunk=") for href in ref_hrefs), ref_hrefs
+    known = {c["number"] for c in response.citations}
+    markers = [int(m) for m in re.findall(r"\[(\d{1,3})\]", response.text) if int(m) in known]
+    assert markers and len(ref_hrefs) == len(markers), (response.text, ref_hrefs)
     assert console_errors == [], console_errors

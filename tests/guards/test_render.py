@@ -168,3 +168,14 @@ def test_no_attack_payload_renders_anything_live_off_site():
 )
 def test_portal_path(href, live):
     assert portal_path(href) is live
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("line one\nline two", "<p>line one<br>\nline two</p>\n"),
+        ("πρώτη γραμμή\nδεύτερη γραμμή", "<p>πρώτη γραμμή<br>\nδεύτερη γραμμή</p>\n"),
+    ],
+)
+def test_a_single_newline_is_a_line_break_as_the_chat_page_showed_it(text, html):
+    assert markdown_html(text) == html

@@ -36,7 +36,7 @@ import structlog
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from chat.events import AnswerEvent, AnswerFinalEvent, Citation, TokenEvent, error_event, token_event
+from chat.events import AnswerEvent, AnswerFinalEvent, Citation, TokenEvent, answer_event, error_event, token_event
 from chat.models import ChatSession, Query, Response
 from chat.services.answering import persistence as store
 from chat.services.answering.budget import prompt_plan
@@ -82,10 +82,9 @@ class AnswerResult:
 
 def _final(*, text: str, citations: list[Citation], response: Response, query: Query) -> AnswerFinalEvent:
     """The final ``answer`` event of a stored answer (its status is the Response's)."""
-    return {
-        "type": "answer", "text": text, "citations": citations, "response_id": response.pk, "query_id": query.pk,
-        "status": response.status,
-    }  # fmt: skip
+    return answer_event(
+        text=text, citations=citations, response_id=response.pk, query_id=query.pk, status=response.status
+    )
 
 
 def _append_extract(text: str, citations: list[Citation], extract: Extract) -> tuple[str, list[Citation]]:
