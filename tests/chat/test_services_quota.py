@@ -38,5 +38,5 @@ async def test_the_answering_service_itself_refuses_a_question_over_the_limit(la
     settings.DOCINTEL_WS_MAX_QUESTION_CHARS = 120
     events = [e async for e in answer_stream(user=reader, text=question_of(lang, 121), channel="eval")]
     assert [(e["type"], e.get("code")) for e in events] == [("error", "invalid_input")]
-    assert "at most 120 characters" in dict(events[0])["message"]
+    assert "at most 120 characters" in str(dict(events[0])["message"])
     assert not await Query.objects.filter(user=reader).aexists()  # refused before anything is stored
