@@ -9,8 +9,7 @@ writer and two at once; and the old way, ``PointStruct`` lists) with where a bat
 start-up of a populated store (the launcher's ``python -m``, and ``manage.py vectorstore``) and its first answer.
 Targets: store p95 <= 3x Edge in-process, recall@10 >= 0.98, upsert >= 5,000 points/s.
 
-The machine is shared: compare the ratios of one run (the backends run one after the other on the same data), and
-repeat a run to see the spread.
+The machine is shared: compare the ratios of one run (same data, one backend after another); repeat it for the spread.
 
 ``python -m benchmarks.vectorstore --points 10000 100000 [--queries 200]``.
 """
