@@ -47,11 +47,13 @@ class AnswerSlot:
             await cache.adelete(self.key)
 
 
-def question_check(*, text: object) -> str:
+def question_check(*, text: object, limited: bool = True) -> str:
     """The question's text as the answering path takes it (trimmed), or a coded refusal.
 
     Args:
         text: the question as the client sent it (any JSON value: a transport does not check its type first).
+        limited: whether ``DOCINTEL_WS_MAX_QUESTION_CHARS`` applies; off only for the evaluation harness, which asks
+            the attack sets' prompts whole.
 
     Returns:
         The text without leading and trailing white space.
@@ -66,7 +68,7 @@ def question_check(*, text: object) -> str:
         message = "A question needs a non-empty text."
     elif "\x00" in text:
         message = "The question may not contain null characters."
-    elif len(text.strip()) > limit:
+    elif limited and len(text.strip()) > limit:
         message = f"The question is too long: at most {limit} characters."
     else:
         return text.strip()

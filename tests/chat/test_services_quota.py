@@ -36,7 +36,18 @@ async def test_the_answering_service_itself_refuses_a_question_over_the_limit(la
     from chat.services.answering import answer_stream
 
     settings.DOCINTEL_WS_MAX_QUESTION_CHARS = 120
-    events = [e async for e in answer_stream(user=reader, text=question_of(lang, 121), channel="eval")]
+    events = [e async for e in answer_stream(user=reader, text=question_of(lang, 121), channel="ws")]
     assert [(e["type"], e.get("code")) for e in events] == [("error", "invalid_input")]
     assert "at most 120 characters" in str(dict(events[0])["message"])
     assert not await Query.objects.filter(user=reader).aexists()  # refused before anything is stored
+
+
+@pytest.mark.parametrize("lang", ["en", "el"])
+def test_only_the_evaluation_harness_asks_past_the_limit(lang, settings):
+    """The harness asks attack prompts whole (some exceed a reader's limit); every other rule still holds for it."""
+    settings.DOCINTEL_WS_MAX_QUESTION_CHARS = 120
+    long = question_of(lang, 500)
+    assert question_check(text=long, limited=False) == long
+    for text in ("   ", "a\x00b"):
+        with pytest.raises(InvalidInput):
+            question_check(text=text, limited=False)
