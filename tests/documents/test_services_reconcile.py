@@ -251,29 +251,23 @@ def test_a_deletion_whose_cascade_never_ran_is_finished_and_a_recent_one_left_to
     """A row marked for deletion an hour ago (the worker died before the cascade) goes, points and all."""
     from datetime import timedelta
 
-    from celery import current_app
-
     from documents.signals import reconcile_vectorstore
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    current_app.conf.task_always_eager = True
-    try:
-        stuck = make_document(title="Κέστρελ" if lang == "el" else "Kestrel", language=lang)
-        _index(stuck, TEXTS[lang])
-        Document.objects.filter(pk=stuck.pk).update(deleted_at=timezone.now() - timedelta(hours=1))
-        recent = make_document(title="recent", language=lang)
-        _index(recent, TEXTS[lang])
-        Document.objects.filter(pk=recent.pk).update(deleted_at=timezone.now())  # its cascade is queued
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # Celery's conf reads Django's settings: never set app.conf here
+    stuck = make_document(title="Κέστρελ" if lang == "el" else "Kestrel", language=lang)
+    _index(stuck, TEXTS[lang])
+    Document.objects.filter(pk=stuck.pk).update(deleted_at=timezone.now() - timedelta(hours=1))
+    recent = make_document(title="recent", language=lang)
+    _index(recent, TEXTS[lang])
+    Document.objects.filter(pk=recent.pk).update(deleted_at=timezone.now())  # its cascade is queued
 
-        assert reconcile.deletions_resume() == [stuck.pk]
-        assert not Document.objects.filter(pk=stuck.pk).exists() and _point_ids(stuck.pk) == set()
-        assert not Chunk.objects.filter(document_id=stuck.pk).exists()
-        assert Document.objects.filter(pk=recent.pk).exists()  # marked a moment ago: not resent
+    assert reconcile.deletions_resume() == [stuck.pk]
+    assert not Document.objects.filter(pk=stuck.pk).exists() and _point_ids(stuck.pk) == set()
+    assert not Chunk.objects.filter(document_id=stuck.pk).exists()
+    assert Document.objects.filter(pk=recent.pk).exists()  # marked a moment ago: not resent
 
-        Document.objects.filter(pk=recent.pk).update(deleted_at=timezone.now() - timedelta(hours=1))
-        assert reconcile_vectorstore.apply(kwargs={"dry_run": True}).get()["deletions_resumed"] == 0
-        assert Document.objects.filter(pk=recent.pk).exists()  # a dry run resumes nothing
-        assert reconcile_vectorstore.apply().get()["deletions_resumed"] == 1
-        assert not Document.objects.filter(pk=recent.pk).exists() and _point_ids(recent.pk) == set()
-    finally:
-        current_app.conf.task_always_eager = False
+    Document.objects.filter(pk=recent.pk).update(deleted_at=timezone.now() - timedelta(hours=1))
+    assert reconcile_vectorstore.apply(kwargs={"dry_run": True}).get()["deletions_resumed"] == 0
+    assert Document.objects.filter(pk=recent.pk).exists()  # a dry run resumes nothing
+    assert reconcile_vectorstore.apply().get()["deletions_resumed"] == 1
+    assert not Document.objects.filter(pk=recent.pk).exists() and _point_ids(recent.pk) == set()

@@ -65,14 +65,13 @@ def stack(settings, embedding_url, qdrant_url):
 
 
 @pytest.fixture
-def eager():
-    """Tasks run where they are enqueued (after commit), as a worker would run them."""
-    from docintel.celery import app
+def eager(settings):
+    """Tasks run where they are enqueued (after commit), as a worker would run them.
 
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
+    Through Django's settings, which Celery's conf reads live: a value written into ``app.conf`` stays there for the
+    rest of the session (restoring "before" pins it), and later tests' own settings no longer reach Celery.
+    """
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture(params=["en", "el"])
