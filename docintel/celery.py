@@ -11,9 +11,10 @@ replay), so a re-ingest, a retry or a later import picks it up.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import structlog
@@ -76,6 +77,27 @@ class DocIntelTask(DjangoTask):  # type: ignore[type-arg]  # the task's signatur
 app = Celery("docintel", task_cls=DocIntelTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@contextlib.contextmanager
+def tasks_inline() -> Iterator[None]:
+    """Run the tasks enqueued meanwhile in this process, eagerly (the same task code a worker runs).
+
+    On exit the override is removed rather than set back: a value written into ``app.conf`` stays in its changes for
+    the life of the process and hides ``CELERY_TASK_ALWAYS_EAGER`` from Django's settings, which Celery otherwise
+    reads live (tests that set it would silently enqueue to the broker instead).
+    """
+    changes = app.conf.changes
+    assert changes is not None  # a configured app always has its change map
+    had, before = "task_always_eager" in changes, changes.get("task_always_eager")
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        if had:
+            changes["task_always_eager"] = before
+        else:
+            changes.pop("task_always_eager", None)
 
 
 @signals.setup_logging.connect

@@ -9,14 +9,13 @@ reader must never see.
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import structlog
 from django.contrib.auth.models import Group
 
+from docintel.celery import tasks_inline
 from docintel.context import ActorContext
 from docintel.errors import DuplicateDocument
 from docintel.models import User
@@ -55,19 +54,6 @@ def eval_principals_ensure() -> EvalPrincipals:
     return EvalPrincipals(reader=reader, group=group, restricted_group=restricted)
 
 
-@contextlib.contextmanager
-def _tasks_inline() -> Iterator[None]:
-    """Run the ingestion tasks enqueued meanwhile in this process (the same task code a worker runs)."""
-    from docintel.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = previous
-
-
 def documents_ingest(*, files: list[EvalFile], principals: EvalPrincipals) -> dict[str, Document]:
     """Upload and ingest ``files``; an identical file already in the library is reused.
 
@@ -81,7 +67,7 @@ def documents_ingest(*, files: list[EvalFile], principals: EvalPrincipals) -> di
     from documents.services.lifecycle import document_upload
 
     out: dict[str, Document] = {}
-    with _tasks_inline():
+    with tasks_inline():
         for f in files:
             groups = [principals.restricted_group] if f.restricted else [principals.group]
             try:
@@ -117,7 +103,7 @@ def documents_remove(*, documents: list[Document]) -> int:
     """
     from documents.services.lifecycle import document_delete
 
-    with _tasks_inline():
+    with tasks_inline():
         for document in documents:
             document_delete(document=document, ctx=ActorContext.system())
     return len(documents)

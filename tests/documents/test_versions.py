@@ -247,15 +247,13 @@ def test_deleting_any_version_deletes_every_version(librarian, django_capture_on
 @pytest.fixture
 def eager(settings, qdrant_url, embedding_url) -> Iterator[Any]:
     """Tasks run inline (eager) against the real vector store and embedding server, in a fresh collection."""
-    from docintel.celery import app
+    from docintel.celery import tasks_inline
 
     settings.QDRANT_URL = qdrant_url
     settings.EMBEDDING_BASE_URL = embedding_url
     settings.QDRANT_COLLECTION_PREFIX = f"v{uuid.uuid4().hex[:10]}"
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield settings
-    app.conf.task_always_eager = before
+    with tasks_inline():
+        yield settings
 
 
 def _search(user, question: str) -> set[int]:

@@ -9,6 +9,7 @@ source view at that passage with the quoted sentence highlighted.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from django.utils import translation
@@ -55,7 +56,11 @@ def test_greek_question_over_a_greek_pdf_gets_a_cited_answer_that_opens_the_quot
             quote.wait_for()
             assert quote.is_visible()
             quoted = quote.inner_text().strip()
-            assert "ελέγχου" in quoted or "Ελέγχου" in quoted, quoted
+            # The highlighted sentence is about the question's subject: it names the committee («Επιτροπή») or its
+            # control («ελέγχου»), folded as search folds (accents, case). Which sentence depends on whether the model
+            # generated (its first sentence's support) or the budget quoted (the best-matching sentence).
+            folded = "".join(c for c in unicodedata.normalize("NFD", quoted.lower()) if not unicodedata.combining(c))
+            assert "επιτροπ" in folded or "ελεγχ" in folded, quoted
             source.screenshot(path=str(SCREENSHOTS / "source-view-greek-quote.png"), full_page=True)
         finally:
             context.close()

@@ -65,13 +65,12 @@ def stack(settings, embedding_url, qdrant_url):
 
 
 @pytest.fixture
-def eager(settings):
-    """Tasks run where they are enqueued (after commit), as a worker would run them.
+def eager():
+    """Tasks run where they are enqueued (after commit), as a worker would run them."""
+    from docintel.celery import tasks_inline
 
-    Through Django's settings, which Celery's conf reads live: a value written into ``app.conf`` stays there for the
-    rest of the session (restoring "before" pins it), and later tests' own settings no longer reach Celery.
-    """
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    with tasks_inline():
+        yield
 
 
 @pytest.fixture(params=["en", "el"])
