@@ -164,7 +164,7 @@ def _run(worker: Any) -> int:
         if doc.status == "completed":
             chunks = doc.chunks.count()
             points = client.count(
-                vectorstore.collection_name(), count_filter=vectorstore._document_filter(doc.pk), exact=True
+                vectorstore.collection_name(), count_filter=vectorstore.document_filter(doc.pk), exact=True
             ).count
             container = doc.mime_type == "application/zip"  # an archive completes without chunks of its own
             if (not chunks and not container) or points != chunks:

@@ -18,8 +18,8 @@ def index_document(
     embed: Callable[[list[str]], list[list[float]]] = embed_passages,
 ) -> list[Chunk]:
     """Create the document's chunks, embed them and upsert the points ingestion would write (``chunk_points``)."""
-    chunks = [
-        Chunk.objects.create(
+    chunks = Chunk.objects.bulk_create(
+        Chunk(
             document=document,
             ordinal=i,
             text=text,
@@ -29,7 +29,7 @@ def index_document(
             language=document.language,
         )
         for i, text in enumerate(texts)
-    ]
+    )
     group_ids = sorted(document.access_groups.values_list("id", flat=True))
     points = chunk_points(document=document, chunks=chunks, vectors=embed(texts), access_group_ids=group_ids)
     points_replace(document_id=document.pk, points=points)

@@ -99,6 +99,13 @@ def access_scope_for(user: Any) -> AccessScope:
     return AccessScope(unrestricted=False, group_ids=tuple(sorted(user.group_ids)))
 
 
+# What a retrieved passage needs from its chunk and document (a chunk row also holds its box, metadata, rule...).
+HYDRATED_FIELDS = (
+    "id", "document_id", "text", "page_start", "page_end", "heading_path", "vector_id", "injection_flag",
+    "released_at", "document__id", "document__title",
+)  # fmt: skip
+
+
 def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -> list[RetrievedPassage]:
     """Load the chunks behind the vector hits, again through ``Document.objects.visible_to``.
 
@@ -106,13 +113,22 @@ def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -
     quarantined passage (flagged as injected text, not released) whose point has not been updated yet.
     """
     vector_ids = [pid for pid, _, _ in ids_in_order]
-    visible = Document.objects.visible_to(user)
-    chunks = {
-        str(c.vector_id): c
-        for c in Chunk.objects.retrievable()
-        .filter(vector_id__in=vector_ids, document__in=visible)
+    # Two small queries: the hits by their unique vector id, then which of their documents the reader may see. One
+    # query (``document__in=visible``, or a correlated EXISTS) let PostgreSQL start from every visible document
+    # when the table's statistics were stale, as after a bulk load: 5-10 ms at 100k chunks, against under 1 ms.
+    found = list(
+        Chunk.objects.retrievable()
+        .filter(vector_id__in=vector_ids)
         .select_related("document")
-    }
+        .only(*HYDRATED_FIELDS)
+    )
+    readable = set(
+        Document.objects.visible_to(user)
+        .filter(pk__in={c.document_id for c in found})
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    chunks = {str(c.vector_id): c for c in found if c.document_id in readable}
     out: list[RetrievedPassage] = []
     for pid, meta, score in ids_in_order:
         chunk = chunks.get(pid)

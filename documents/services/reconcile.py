@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from documents.models import Chunk, Document
 from documents.services import vectorstore
-from documents.services.vectorstore import _unavailable_as_transient  # the store's errors, as every service maps them
+from documents.services.vectorstore import store_errors_as_transient  # the store's errors, as every service maps them
 from documents.services.versions import version_points_delete
 
 log = structlog.get_logger(__name__)
@@ -59,6 +59,7 @@ class ReconcileReport:
             ``ok``).
         documents: the document ids per kind, sorted when the run ends.
         deleted: points actually deleted (0 in a dry run).
+        keys_repaired: points whose ``search_keys`` did not match their payload and were rewritten (0 in a dry run).
         dry_run: whether anything could be deleted.
     """
 
@@ -66,6 +67,7 @@ class ReconcileReport:
     points: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     documents: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     deleted: int = 0
+    keys_repaired: int = 0
     dry_run: bool = False
 
     @property
@@ -75,7 +77,10 @@ class ReconcileReport:
 
     def as_log(self) -> dict[str, Any]:
         """The counts as structlog fields (no ids, which may be many): ``points_<kind>`` and ``documents_<kind>``."""
-        fields: dict[str, Any] = {"scanned": self.scanned, "orphans": self.orphans, "deleted": self.deleted}
+        fields: dict[str, Any] = {
+            "scanned": self.scanned, "orphans": self.orphans, "deleted": self.deleted,
+            "keys_repaired": self.keys_repaired,
+        }  # fmt: skip
         for kind in (*DELETED_KINDS, *KEPT_KINDS, "ok"):
             fields[f"points_{kind}"] = self.points.get(kind, 0)
             if kind != "ok":
@@ -125,7 +130,7 @@ def _scan(client: Any, name: str, report: ReconcileReport, page_size: int) -> tu
     seen: dict[str, set[int]] = defaultdict(set)
     offset: Any = None
     while True:
-        with _unavailable_as_transient():
+        with store_errors_as_transient():
             records, offset = client.scroll(
                 name,
                 limit=page_size,
@@ -168,7 +173,7 @@ def _delete_filter(client: Any, name: str, flt: Any) -> int:
     """Delete the points matching ``flt`` and return how many matched (counted just before)."""
     from qdrant_client import models
 
-    with _unavailable_as_transient():
+    with store_errors_as_transient():
         matched = int(client.count(name, count_filter=flt, exact=True).count)
         if matched:
             client.delete(collection_name=name, points_selector=models.FilterSelector(filter=flt), wait=True)
@@ -191,7 +196,7 @@ def _delete(client: Any, name: str, *, whole: set[int], stale: dict[int, _Stale]
         if row is not None and row["deleted_at"] is None:  # a row that was missing cannot come back: never here
             log.warning("vectorstore_reconcile_skipped", document_id=document_id, reason="document_restored")
             continue
-        deleted += _delete_filter(client, name, vectorstore._document_filter(document_id))
+        deleted += _delete_filter(client, name, vectorstore.document_filter(document_id))
     for document_id, points in sorted(stale.items()):
         flt = models.Filter(
             must=[
@@ -205,7 +210,7 @@ def _delete(client: Any, name: str, *, whole: set[int], stale: dict[int, _Stale]
 
 
 def vectorstore_reconcile(*, dry_run: bool = False, page_size: int = PAGE_SIZE) -> ReconcileReport:
-    """Find the points of the current collection that no document needs and delete them (unless ``dry_run``).
+    """Delete the points of the current collection that no document needs (unless ``dry_run``) and repair search keys.
 
     Safe while ingestion runs: documents being ingested and versions not yet current keep every point, superseded
     versions go through the versions service's lock, and stale points are deleted only if unchanged since read.
@@ -223,12 +228,18 @@ def vectorstore_reconcile(*, dry_run: bool = False, page_size: int = PAGE_SIZE) 
     report = ReconcileReport(dry_run=dry_run)
     client = vectorstore.qdrant_client()
     name = vectorstore.collection_name()
-    with _unavailable_as_transient():
+    with store_errors_as_transient():
         exists = client.collection_exists(name)
     if exists:
+        if not dry_run:  # an older collection gets its new payload indexes (and search keys) first
+            with store_errors_as_transient():
+                vectorstore.payload_indexes_ensure(client=client, name=name)
         whole, stale = _scan(client, name, report, page_size)
         if not dry_run and (whole or stale):
             report.deleted = _delete(client, name, whole=whole, stale=stale, report=report)
+        if not dry_run:  # keys left behind by a crash between a flag's write and its keys' refresh
+            with store_errors_as_transient():
+                report.keys_repaired = vectorstore.search_keys_refresh(client=client, name=name)
     report.points = dict(report.points)
     report.documents = dict(report.documents)
     log.info("vectorstore_reconciled", collection=name, **report.as_log())

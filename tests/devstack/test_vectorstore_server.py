@@ -71,7 +71,13 @@ def _points(n: int, start: int = 0, groups: int = 4):
                 "dense": [rng.uniform(-1, 1) for _ in range(DIM)],
                 "sparse": models.SparseVector(indices=[i % 50, 100 + i % 7], values=[1.0, 0.5]),
             },
-            payload={"document_id": i // 10, "access_group_ids": [i % groups], "language": "el", "chunk_id": i},
+            payload={
+                "document_id": i // 10,
+                "access_group_ids": [i % groups],
+                "language": "el",
+                "chunk_id": i,
+                "search_keys": [i % groups, -1],  # what the app's writers add (documents.services.vectorstore)
+            },
         )
         for i in range(start, start + n)
     ]

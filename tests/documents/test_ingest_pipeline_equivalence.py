@@ -74,7 +74,7 @@ def snapshot(document: Document) -> dict[str, Any]:
     chunks = list(Chunk.objects.filter(document=document).order_by("ordinal"))
     records, _ = vectorstore.qdrant_client().scroll(
         vectorstore.collection_name(),
-        scroll_filter=vectorstore._document_filter(document.pk),
+        scroll_filter=vectorstore.document_filter(document.pk),
         limit=10_000,
         with_payload=True,
         with_vectors=True,

@@ -50,7 +50,7 @@ def _index(document: Document, texts: list[str], *, first_ordinal: int = 0) -> l
 
 def _point_ids(document_id: int) -> set[str]:
     records, _ = vectorstore.qdrant_client().scroll(
-        vectorstore.collection_name(DIM), scroll_filter=vectorstore._document_filter(document_id), limit=10_000
+        vectorstore.collection_name(DIM), scroll_filter=vectorstore.document_filter(document_id), limit=10_000
     )
     return {str(r.id) for r in records}
 

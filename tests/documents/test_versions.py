@@ -285,7 +285,7 @@ def _point_docs(*document_ids: int) -> dict[int, list[dict[str, Any]]]:
     for document_id in document_ids:
         records, _ = client.scroll(
             vectorstore.collection_name(),
-            scroll_filter=vectorstore._document_filter(document_id),
+            scroll_filter=vectorstore.document_filter(document_id),
             limit=1000,
             with_payload=True,
         )

@@ -56,7 +56,7 @@ def _new_version(document: Document, data: bytes, name: str, user) -> Document:
 
 def _point_ids(document_id: int) -> set[str]:
     records, _ = vectorstore.qdrant_client().scroll(
-        vectorstore.collection_name(), scroll_filter=vectorstore._document_filter(document_id), limit=10_000
+        vectorstore.collection_name(), scroll_filter=vectorstore.document_filter(document_id), limit=10_000
     )
     return {str(r.id) for r in records}
 
@@ -66,7 +66,7 @@ def _searchable_point_ids(document_id: int) -> set[str]:
     from qdrant_client import models
 
     flt = models.Filter(
-        must=vectorstore._document_filter(document_id).must, must_not=vectorstore.retrievable_conditions()
+        must=vectorstore.document_filter(document_id).must, must_not=vectorstore.retrievable_conditions()
     )
     records, _ = vectorstore.qdrant_client().scroll(vectorstore.collection_name(), scroll_filter=flt, limit=10_000)
     return {str(r.id) for r in records}

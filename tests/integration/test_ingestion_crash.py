@@ -67,7 +67,7 @@ def test_killed_worker_redelivers_and_completes_once(
     assert doc.ingest_info["chunks"] == doc.chunks.count()
     client = vectorstore.qdrant_client()
     points, _ = client.scroll(
-        vectorstore.collection_name(), scroll_filter=vectorstore._document_filter(doc.pk), limit=10_000
+        vectorstore.collection_name(), scroll_filter=vectorstore.document_filter(doc.pk), limit=10_000
     )
     ids = [str(p.id) for p in points]
     assert len(ids) == len(set(ids)) == doc.chunks.count()

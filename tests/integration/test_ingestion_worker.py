@@ -37,7 +37,7 @@ def _points(document_id: int) -> list[Any]:
     client = vectorstore.qdrant_client()
     records, _ = client.scroll(
         vectorstore.collection_name(),
-        scroll_filter=vectorstore._document_filter(document_id),
+        scroll_filter=vectorstore.document_filter(document_id),
         limit=10_000,
         with_payload=True,
     )

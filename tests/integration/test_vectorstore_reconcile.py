@@ -63,7 +63,7 @@ def _upload(text: str, name: str, user, groups=()) -> Document:
 
 def _point_ids(document_id: int) -> set[str]:
     records, _ = vectorstore.qdrant_client().scroll(
-        vectorstore.collection_name(), scroll_filter=vectorstore._document_filter(document_id), limit=10_000
+        vectorstore.collection_name(), scroll_filter=vectorstore.document_filter(document_id), limit=10_000
     )
     return {str(r.id) for r in records}
 

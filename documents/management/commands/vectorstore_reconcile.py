@@ -58,3 +58,5 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"dry run: {report.orphans} orphan point(s) found, none deleted"))
         else:
             self.stdout.write(self.style.SUCCESS(f"{report.deleted} orphan point(s) deleted"))
+            if report.keys_repaired:
+                self.stdout.write(f"{report.keys_repaired} point(s) had stale search keys, rewritten")
