@@ -117,10 +117,7 @@ def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -
     # query (``document__in=visible``, or a correlated EXISTS) let PostgreSQL start from every visible document
     # when the table's statistics were stale, as after a bulk load: 5-10 ms at 100k chunks, against under 1 ms.
     found = list(
-        Chunk.objects.retrievable()
-        .filter(vector_id__in=vector_ids)
-        .select_related("document")
-        .only(*HYDRATED_FIELDS)
+        Chunk.objects.retrievable().filter(vector_id__in=vector_ids).select_related("document").only(*HYDRATED_FIELDS)
     )
     readable = set(
         Document.objects.visible_to(user)
