@@ -14,13 +14,14 @@ from typing import Any
 from haystack import Document, component
 
 from chat.components.scope import AccessScope
+from chat.components.vector import DenseVector
 
 
 @component
 class QueryEncoder:
     """Encode a question as a dense vector (the embedding service) and a sparse keyword vector (Greek-aware)."""
 
-    @component.output_types(dense=list[float], sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
+    @component.output_types(dense=DenseVector, sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
     def run(self, text: str) -> dict[str, Any]:
         """Embed ``text`` (dense, the embedding service) and encode its keywords (sparse), synchronously.
 
@@ -40,13 +41,13 @@ class QueryEncoder:
         dense = embed_query(text)
         indices, values = sparse_encode(text)
         return {
-            "dense": dense,
+            "dense": DenseVector(dense),
             "sparse_indices": indices,
             "sparse_values": values,
             "timing_ms": (time.perf_counter() - started) * 1000,
         }
 
-    @component.output_types(dense=list[float], sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
+    @component.output_types(dense=DenseVector, sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
     async def run_async(self, text: str) -> dict[str, Any]:
         """Async :meth:`run`: the dense embedding through the event loop's kept-alive client.
 
@@ -66,7 +67,7 @@ class QueryEncoder:
         dense = await aembed_query(text)
         indices, values = sparse_encode(text)
         return {
-            "dense": dense,
+            "dense": DenseVector(dense),
             "sparse_indices": indices,
             "sparse_values": values,
             "timing_ms": (time.perf_counter() - started) * 1000,
@@ -201,7 +202,7 @@ class HybridQdrantRetriever:
     @component.output_types(documents=list[Document], dense=list[Document], keyword=list[Document], timing_ms=float)
     async def run_async(  # noqa: PLR0917 - Haystack passes component inputs by name; the signature is the socket list
         self,
-        dense: list[float],
+        dense: DenseVector | list[float],
         sparse_indices: list[int],
         sparse_values: list[float],
         scope: AccessScope,
@@ -235,10 +236,11 @@ class HybridQdrantRetriever:
         if scope.is_empty:  # default deny: never a query without a filter for a reader
             return empty
         client = self._client()
-        collection = collection_name(len(dense))
+        vector = dense.as_list() if isinstance(dense, DenseVector) else list(dense)
+        collection = collection_name(len(vector))
         query_filter = permission_filter(group_ids=None if scope.unrestricted else list(scope.group_ids))
         sparse = models.SparseVector(indices=sparse_indices, values=sparse_values) if sparse_indices else None
-        names, requests = self._requests(dense=dense, sparse=sparse, query_filter=query_filter, mode=mode, top_k=top_k)
+        names, requests = self._requests(dense=vector, sparse=sparse, query_filter=query_filter, mode=mode, top_k=top_k)
         if not requests:
             return empty
         try:
@@ -286,7 +288,7 @@ class HybridQdrantRetriever:
     @component.output_types(documents=list[Document], dense=list[Document], keyword=list[Document], timing_ms=float)
     def run(  # noqa: PLR0917 - Haystack passes component inputs by name; the signature is the socket list
         self,
-        dense: list[float],
+        dense: DenseVector | list[float],
         sparse_indices: list[int],
         sparse_values: list[float],
         scope: AccessScope,
