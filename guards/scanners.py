@@ -66,7 +66,9 @@ def model_scanners() -> dict[str, Any]:
 @functools.cache
 def input_scanners() -> tuple[list[Any], set[str]]:
     """(scanners, names of the scanners that only sanitise and never block)."""
-    from llm_guard.input_scanners import BanSubstrings, InvisibleText, Secrets, TokenLimit
+    from llm_guard.input_scanners import BanSubstrings, InvisibleText, TokenLimit
+
+    from guards.secrets import Secrets
 
     _register_offline_encoding()
     scanners: list[Any] = [
@@ -86,8 +88,9 @@ def input_scanners() -> tuple[list[Any], set[str]]:
 @functools.cache
 def output_scanners() -> list[Any]:
     """The answer's scanners: Secrets (redacts credentials in it) and NoRefusalLight (notes a refusal, never blocks)."""
-    from llm_guard.input_scanners import Secrets
     from llm_guard.output_scanners import NoRefusalLight
+
+    from guards.secrets import Secrets
 
     return [Secrets(), NoRefusalLight()]
 
