@@ -27,6 +27,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from chat.events import AnswerEvent, ErrorEvent, HistoryEvent, ServerMessage, error_event
 from chat.services.quota import question_check
 from chat.services.sessions import response_answer_event, session_for_user, session_history
+from docintel.context import ActorContext
 from docintel.errors import InvalidInput, NotAuthenticated, RateLimited, ResponseNotFound, SessionNotFound
 from docintel.services import user_current
 from docintel.ws_auth import BEARER_SUBPROTOCOL
@@ -47,11 +48,13 @@ CANCEL_GRACE_S = 5.0  # after a cancel, the service gets this long to end its st
 _DETACHED: set[asyncio.Task[None]] = set()
 
 
-def answer_stream(*, user: Any, text: str, session: ChatSession, cancel: asyncio.Event) -> AsyncIterator[AnswerEvent]:
+def answer_stream(
+    *, user: Any, text: str, session: ChatSession, cancel: asyncio.Event, ctx: ActorContext
+) -> AsyncIterator[AnswerEvent]:
     """The answering service, imported when first used (keeps ``docintel.asgi`` light)."""
     from chat.services.answering import answer_stream as service  # noqa: PLC0415 - heavy imports behind it
 
-    return service(user=user, text=text, session=session, channel="ws", cancel=cancel)
+    return service(user=user, text=text, session=session, channel="ws", cancel=cancel, ctx=ctx)
 
 
 def scope_language(scope: Mapping[str, Any]) -> str:
@@ -238,7 +241,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         session_id = str(self.chat_session.pk)
         try:
             with translation.override(self.language):  # the final event's html labels, in the page's language
-                async for event in answer_stream(user=self.user, text=text, session=self.chat_session, cancel=cancel):
+                origin = ActorContext.from_scope(self.scope)
+                stream = answer_stream(user=self.user, text=text, session=self.chat_session, cancel=cancel, ctx=origin)
+                async for event in stream:
                     await self._send(event)
         except Exception:  # stream boundary: log, tell the client, keep the socket
             log.exception("ws_chat_stream_failed", session_id=session_id)

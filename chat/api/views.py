@@ -39,6 +39,7 @@ from chat.services.sessions import (
     sessions_for_list,
 )
 from docintel.api.schema import error_responses
+from docintel.context import ActorContext
 
 if TYPE_CHECKING:
     from chat.events import AnswerEvent
@@ -56,11 +57,13 @@ def answer_sync(*, user: Any, text: str, session: ChatSession | None) -> AnswerR
     return service(user=user, text=text, session=session, channel="api")
 
 
-def answer_stream(*, user: Any, text: str, session: ChatSession | None) -> AsyncIterator[AnswerEvent]:
+def answer_stream(
+    *, user: Any, text: str, session: ChatSession | None, ctx: ActorContext
+) -> AsyncIterator[AnswerEvent]:
     """The streaming answering service, imported when first used."""
     from chat.services.answering import answer_stream as service  # noqa: PLC0415 - heavy imports behind it
 
-    return service(user=user, text=text, session=session, channel="sse")
+    return service(user=user, text=text, session=session, channel="sse", ctx=ctx)
 
 
 def sse_frame(event: Mapping[str, Any]) -> bytes:
@@ -177,7 +180,7 @@ class QueryStreamView(JSONAPIView):
         text = question_check(text=form.validated_data["text"])
         user = _user(request)
         session = _session(user, form.validated_data.get("session_id"))
-        stream = answer_stream(user=user, text=text, session=session)
+        stream = answer_stream(user=user, text=text, session=session, ctx=ActorContext.from_request(request))
         response = StreamingHttpResponse(sse_events(stream), content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # tell a reverse proxy not to buffer the frames

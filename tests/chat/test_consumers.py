@@ -35,8 +35,8 @@ class ScriptedService:
         self.calls: list[dict[str, object]] = []
         self.finished = asyncio.Event()
 
-    async def __call__(self, *, user, text, session, cancel):
-        self.calls.append({"user": user.pk, "text": text, "session": session.pk})
+    async def __call__(self, *, user, text, session, cancel, ctx):
+        self.calls.append({"user": user.pk, "text": text, "session": session.pk, "ip": ctx.ip_address})
         try:
             for token in self.tokens:
                 await asyncio.sleep(self.delay)
@@ -156,13 +156,17 @@ async def test_jwt_question_streams_tokens_then_one_answer(reader, monkeypatch):
     service = _scripted(monkeypatch, ["Αθήνα", " is", " the", " capital"])
     session = await _session(reader)
     comm = _jwt_communicator(session.pk, await _token(reader))
+    comm.scope["client"] = ("203.0.113.7", 50123)  # the reader's address, as Daphne puts it in the scope
     assert (await comm.connect())[0]
     await comm.send_json_to({"type": "question", "text": "  What is the capital?  "})
     events = await _receive_until_final(comm)
     assert [e["type"] for e in events] == ["token"] * 4 + ["answer"]
     assert "".join(e["text"] for e in events[:-1]) == events[-1]["text"] == "Αθήνα is the capital"
     assert events[-1]["response_id"] == 7
-    assert service.calls == [{"user": reader.pk, "text": "What is the capital?", "session": session.pk}]
+    # the service gets where the question came from, for its audit rows
+    assert service.calls == [
+        {"user": reader.pk, "text": "What is the capital?", "session": session.pk, "ip": "203.0.113.7"}
+    ]
     assert await comm.receive_nothing(timeout=0.2)
     await comm.disconnect()
 
@@ -277,7 +281,7 @@ async def test_the_question_limit_is_the_shared_services(reader, monkeypatch, se
     await comm.send_json_to({"type": "question", "text": f" {exact} "})
     events = await _receive_until_final(comm)
     assert events[-1]["type"] == "answer"
-    assert service.calls == [{"user": reader.pk, "text": exact, "session": session.pk}]
+    assert service.calls == [{"user": reader.pk, "text": exact, "session": session.pk, "ip": None}]
     await comm.disconnect()
 
 

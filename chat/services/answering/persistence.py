@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from chat.events import Citation
 from chat.models import ChatSession, Query, Response
+from docintel.context import ActorContext
 from docintel.errors import SessionNotFound
 from guards import GuardVerdict
 
@@ -172,23 +173,22 @@ def standalone_save(query_id: int, standalone: str) -> None:
     Query.objects.filter(pk=query_id).update(standalone_text=standalone)
 
 
-def audit_blocked(*, user: Any, query: Query, stage: str, reasons: list[str]) -> None:
+def audit_blocked(*, ctx: ActorContext, query: Query, stage: str, reasons: list[str]) -> None:
     """Write the ``guardrail_blocked`` audit row of a question or answer a guard stopped (none for a replay).
 
     Args:
-        user: the reader who asked.
+        ctx: the reader who asked and from where (the transport's IP, user agent and request id).
         query: the question; unsaved (a replay's), nothing is written.
         stage: ``input``, ``output`` or ``extractive``: the guard that stopped it.
         reasons: the guard's reasons (rule and scanner names).
     """
     from audit.services import audit_log_write
-    from docintel.context import ActorContext
 
     if not query.pk:  # a replay's question, never stored: the replay's own audit row and verdicts record it
         return
     audit_log_write(
         action="guardrail_blocked",
-        ctx=ActorContext.for_user(user),
+        ctx=ctx,
         target=query,
         details={"stage": stage, "reasons": reasons, "channel": query.channel},
     )

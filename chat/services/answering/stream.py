@@ -47,6 +47,7 @@ from chat.services.answering.generation import AnswerCancelled, Generated, Gener
 from chat.services.answering.overlap import script_language
 from chat.services.answering.persistence import AnswerRun, question_language
 from chat.services.retrieval import RetrievalResult, RetrievedPassage, db_call, passages_retrieve
+from docintel.context import ActorContext
 from docintel.errors import (
     DocIntelError,
     GuardrailBlocked,
@@ -110,7 +111,7 @@ async def _generated_answer(
     retrieval: RetrievalResult,
     ranking: Any,
     run: AnswerRun,
-    user: Any,
+    ctx: ActorContext,
     query: Query,
     cancel: asyncio.Event | None,
     out: Generated,
@@ -141,7 +142,7 @@ async def _generated_answer(
         yield stop.reason
         return
     except GuardrailBlocked as exc:
-        await db_call(store.audit_blocked)(user=user, query=query, stage="output", reasons=[str(exc.detail)])
+        await db_call(store.audit_blocked)(ctx=ctx, query=query, stage="output", reasons=[str(exc.detail)])
         run.guard["output"] = {"stage": "output", "allowed": False, "reasons": [str(exc.detail)]}
         yield "output_blocked"
         return
@@ -161,7 +162,7 @@ async def _generated_answer(
     run.mark("output_guard_ms", started)
     run.guard["output"] = checked.as_dict()
     if not checked.allowed:
-        await db_call(store.audit_blocked)(user=user, query=query, stage="output", reasons=checked.reasons)
+        await db_call(store.audit_blocked)(ctx=ctx, query=query, stage="output", reasons=checked.reasons)
         yield "output_blocked"
         return
     if script_language(checked.text) not in (language, None):
@@ -176,7 +177,7 @@ async def _generated_answer(
 
 
 async def _quoted(
-    *, extract: Extract, question: str, user: Any, query: Query, run: AnswerRun
+    *, extract: Extract, question: str, ctx: ActorContext, query: Query, run: AnswerRun
 ) -> tuple[str, list[Citation]] | None:
     """The extract after the output guard's sanitising (a passage may hold a secret); None when it blocks it."""
     from guards import output_guard
@@ -184,7 +185,7 @@ async def _quoted(
     checked = await output_guard(question=question, answer=extract.text, canary="", system_prompt="")
     run.guard["extractive"] = checked.as_dict()
     if not checked.allowed:
-        await db_call(store.audit_blocked)(user=user, query=query, stage="extractive", reasons=checked.reasons)
+        await db_call(store.audit_blocked)(ctx=ctx, query=query, stage="extractive", reasons=checked.reasons)
         return None
     return checked.text, extract.citations
 
@@ -196,6 +197,7 @@ async def answer_stream(
     session: ChatSession | None = None,
     channel: str = "ws",
     cancel: asyncio.Event | None = None,
+    ctx: ActorContext | None = None,
 ) -> AsyncIterator[AnswerEvent]:
     """Answer ``text`` for ``user`` from the documents they may read, streaming tokens as they are generated.
 
@@ -214,6 +216,9 @@ async def answer_stream(
         session: the chat session (its history makes follow-ups standalone), or None for a one-off question.
         channel: ``ws``, ``api`` or ``sse`` (recorded on the Query); ``eval`` (the evaluation harness) has no quota.
         cancel: set it to stop generation; the Response is stored as cancelled.
+        ctx: where the question came from (IP, user agent, request id) for the audit rows a blocked question or
+            answer writes; built by the transport (``ActorContext.from_scope``, ``from_request``). None: the user
+            alone.
     """
     from chat.services.quota import answer_admit, question_check
     from docintel.services import user_current
@@ -239,7 +244,8 @@ async def answer_stream(
             yield error_event(code=exc.code, message=exc.message, retry_after=int(exc.detail["retry_after"]))
             return
     try:
-        stream = _answer(user=fresh, text=text, session=session, channel=channel, cancel=cancel)
+        origin = (ctx or ActorContext.for_user(fresh)).as_actor(fresh)
+        stream = _answer(user=fresh, text=text, session=session, channel=channel, cancel=cancel, ctx=origin)
         async with contextlib.aclosing(stream):
             async for event in stream:
                 if event["type"] != "token" and slot is not None:
@@ -258,6 +264,7 @@ async def _answer(
     channel: str,
     cancel: asyncio.Event | None,
     keep: list[Response] | None = None,
+    ctx: ActorContext | None = None,
 ) -> AsyncGenerator[AnswerEvent]:
     """Stages 1–9 of :func:`answer_stream` for an admitted question of a current user.
 
@@ -267,6 +274,7 @@ async def _answer(
     from guards import input_guard, secrets_redact
 
     persist = keep is None
+    origin = ctx or ActorContext.for_user(user)
 
     def response_save(**fields: Any) -> Response:
         response = store.response_save(save=persist, **fields)
@@ -291,7 +299,7 @@ async def _answer(
     )
     bound = log.bind(query_id=query.pk)
     if not verdict.allowed:
-        await db_call(store.audit_blocked)(user=user, query=query, stage="input", reasons=verdict.reasons)
+        await db_call(store.audit_blocked)(ctx=origin, query=query, stage="input", reasons=verdict.reasons)
         response = await db_call(response_save)(
             query=query, run=run, status=Response.Status.BLOCKED, text="", citations=[],
             error_code=GuardrailBlocked.code,
@@ -329,7 +337,7 @@ async def _answer(
             extract = extract_build(ranking=ranking, passages=retrieval.passages, language=language)
             # 5–8. plan, generate, guard, check
             async for item in _generated_answer(
-                question=question, language=language, retrieval=retrieval, ranking=ranking, run=run, user=user,
+                question=question, language=language, retrieval=retrieval, ranking=ranking, run=run, ctx=origin,
                 query=query, cancel=cancel, out=out,
             ):  # fmt: skip
                 if isinstance(item, str):
@@ -348,7 +356,7 @@ async def _answer(
                 # kept for the librarian, never shown; a credential in it is redacted all the same
                 run.decision["generated_text"] = secrets_redact(out.raw)[:4000]
             quoted = None if extract is None else await _quoted(
-                extract=extract, question=question, user=user, query=query, run=run
+                extract=extract, question=question, ctx=origin, query=query, run=run
             )  # fmt: skip
             if extract is not None:
                 run.decision["extract"] = extract.provenance()
