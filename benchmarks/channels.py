@@ -57,7 +57,9 @@ async def _standin(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, t
 
 
 # --- What Daphne runs: docintel.asgi with an answering function that streams from the stand-in ---------------------
-async def standin_answer_stream(*, user: Any, text: str, session: Any, cancel: asyncio.Event) -> AsyncIterator[Any]:
+async def standin_answer_stream(
+    *, user: Any, text: str, session: Any, cancel: asyncio.Event, ctx: Any
+) -> AsyncIterator[Any]:
     """Stand in for ``chat.consumers.answer_stream`` in Daphne: one token event per stand-in token, then the answer.
 
     Retrieval and guards are left out: they are paid once per answer, and this measures the cost per token.
@@ -67,6 +69,7 @@ async def standin_answer_stream(*, user: Any, text: str, session: Any, cancel: a
         text: The question, sent to the stand-in as the user message.
         session: The chat session (unused).
         cancel: Set when the socket closes; the stream stops at the next token.
+        ctx: Where the question came from (unused: no audit row).
 
     Yields:
         ``{"type": "token", ...}`` events carrying the stand-in's write times, then one ``completed`` answer event.
