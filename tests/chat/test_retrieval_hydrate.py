@@ -7,6 +7,8 @@ library's size: the hits by vector id, then which of their documents the reader 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -21,7 +23,7 @@ TEXTS = {
 }
 
 
-def _hit(chunk, score: float) -> tuple[str, dict, float]:
+def _hit(chunk, score: float) -> tuple[str, dict[str, Any], float]:
     return str(chunk.vector_id), {"dense_score": score, "keyword_score": None}, score
 
 
