@@ -9,6 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MODULES = [
     "benchmarks.answering",
+    "benchmarks.embeddings",
     "benchmarks.answer_quality",
     "benchmarks.channels",
     "benchmarks.ingestion",

