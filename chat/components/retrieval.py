@@ -22,11 +22,12 @@ class QueryEncoder:
     """Encode a question as a dense vector (the embedding service) and a sparse keyword vector (Greek-aware)."""
 
     @component.output_types(dense=DenseVector, sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
-    def run(self, text: str) -> dict[str, Any]:
+    def run(self, text: str, dense: DenseVector | None = None) -> dict[str, Any]:
         """Embed ``text`` (dense, the embedding service) and encode its keywords (sparse), synchronously.
 
         Args:
             text: the question.
+            dense: its dense vector when it was already embedded (an early embedding): not embedded again.
 
         Returns:
             ``dense``, ``sparse_indices``, ``sparse_values`` and ``timing_ms`` (both encodings).
@@ -38,21 +39,22 @@ class QueryEncoder:
         from documents.services.textnorm import sparse_encode
 
         started = time.perf_counter()
-        dense = embed_query(text)
+        vector = dense if dense is not None else DenseVector(embed_query(text))
         indices, values = sparse_encode(text)
         return {
-            "dense": DenseVector(dense),
+            "dense": vector,
             "sparse_indices": indices,
             "sparse_values": values,
             "timing_ms": (time.perf_counter() - started) * 1000,
         }
 
     @component.output_types(dense=DenseVector, sparse_indices=list[int], sparse_values=list[float], timing_ms=float)
-    async def run_async(self, text: str) -> dict[str, Any]:
+    async def run_async(self, text: str, dense: DenseVector | None = None) -> dict[str, Any]:
         """Async :meth:`run`: the dense embedding through the event loop's kept-alive client.
 
         Args:
             text: the question.
+            dense: its dense vector when it was already embedded (an early embedding): not embedded again.
 
         Returns:
             ``dense``, ``sparse_indices``, ``sparse_values`` and ``timing_ms`` (both encodings).
@@ -64,10 +66,10 @@ class QueryEncoder:
         from documents.services.textnorm import sparse_encode
 
         started = time.perf_counter()
-        dense = await aembed_query(text)
+        vector = dense if dense is not None else DenseVector(await aembed_query(text))
         indices, values = sparse_encode(text)
         return {
-            "dense": DenseVector(dense),
+            "dense": vector,
             "sparse_indices": indices,
             "sparse_values": values,
             "timing_ms": (time.perf_counter() - started) * 1000,

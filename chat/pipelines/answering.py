@@ -10,7 +10,8 @@ from django.conf import settings
 def retrieval_pipeline() -> Any:
     """Question -> dense + sparse encoding -> permission-filtered hybrid Qdrant search (score fusion).
 
-    Inputs: ``encoder.text``, ``retriever.scope``, ``retriever.top_k``, ``retriever.mode``.
+    Inputs: ``encoder.text`` (and ``encoder.dense`` when it was embedded early), ``retriever.scope``,
+    ``retriever.top_k``, ``retriever.mode``.
     """
     from haystack import Pipeline
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -90,6 +92,59 @@ def db_call[R](fn: Callable[..., R]) -> Callable[..., Awaitable[R]]:
     return sync_to_async(wrapper, thread_sensitive=True)
 
 
+class EarlyEmbedding:
+    """A question's dense embedding started before the input guard has passed it, to overlap the two.
+
+    The guard's scanners run in a worker thread while the embedding server (its own process, the other core) embeds
+    the question. Only a vector of exactly the question that is searched is used (:meth:`vector_for`): when the guard
+    rewrote it (a redacted secret) or a follow-up was condensed, it is dropped and the searched text is embedded. The
+    raw question then went to the embedding service, which is the organisation's own and keeps nothing (it embeds
+    every document too); it never reaches the LLM, the logs or the database.
+    """
+
+    def __init__(self, text: str) -> None:
+        """Start embedding ``text`` on the running loop (the event loop's kept-alive client).
+
+        Args:
+            text: the question as the reader sent it.
+        """
+        from documents.services.embeddings import aembed_query
+
+        self.text = text
+        self.duration_ms = 0.0  # the embedding's own time, once it is done (only part of it is waited for)
+
+        async def timed() -> list[float]:
+            started = time.perf_counter()
+            try:
+                return await aembed_query(text)
+            finally:
+                self.duration_ms = (time.perf_counter() - started) * 1000
+
+        self._task: asyncio.Task[list[float]] = asyncio.ensure_future(timed())
+        # A dropped or failed embedding is never awaited: retrieve its outcome so asyncio does not report it.
+        self._task.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def vector_for(self, text: str) -> list[float] | None:
+        """The vector of ``text`` if that is the text this embedding was started for, else None (and it is dropped).
+
+        A failed embedding gives None too: the retrieval pipeline then embeds again and reports its own failure.
+        """
+        from docintel.errors import DocIntelError
+
+        if text != self.text:
+            self.discard()
+            return None
+        try:
+            return await self._task
+        except DocIntelError:
+            return None
+
+    def discard(self) -> None:
+        """Cancel the embedding if it still runs (a blocked question, a rewritten one, an answer that ended)."""
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nothing runs any more
+            self._task.cancel()
+
+
 def access_scope_for(user: Any) -> AccessScope:
     """Librarians (and superusers) see everything; a reader the documents shared with their groups; others nothing."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -151,7 +206,13 @@ def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -
 
 
 async def passages_retrieve(
-    *, user: Any, text: str, top_k: int | None = None, mode: str | None = None, hydrate: bool = True
+    *,
+    user: Any,
+    text: str,
+    top_k: int | None = None,
+    mode: str | None = None,
+    hydrate: bool = True,
+    early: EarlyEmbedding | None = None,
 ) -> RetrievalResult:
     """Find the passages of documents ``user`` may read that best answer ``text``.
 
@@ -161,6 +222,7 @@ async def passages_retrieve(
         top_k: passages to return (default ``DOCINTEL_RETRIEVAL_TOP_K``).
         mode: ``hybrid`` (default), ``dense`` or ``keyword``.
         hydrate: load the chunks from the database (False: ids and scores only, for evaluation).
+        early: the question's embedding, started earlier (:class:`EarlyEmbedding`); used only if it is of ``text``.
 
     Returns:
         The fused passages, best first, with the per-mode rankings and timings.
@@ -177,12 +239,23 @@ async def passages_retrieve(
     scope_ms = (time.perf_counter() - began) * 1000
     k = top_k or settings.DOCINTEL_RETRIEVAL_TOP_K
     if scope.is_empty:
+        if early is not None:
+            early.discard()
         return RetrievalResult(passages=[], scope_ms=scope_ms)
     started = time.perf_counter()
+    encoder: dict[str, Any] = {"text": text}
+    waited_ms = 0.0
+    if early is not None:
+        from chat.components.vector import DenseVector
+
+        vector = await early.vector_for(text)
+        waited_ms = (time.perf_counter() - started) * 1000
+        if vector is not None:
+            encoder["dense"] = DenseVector(vector)
     try:
         result = await loop_pipeline("retrieval_pipeline").run_async(
             {
-                "encoder": {"text": text},
+                "encoder": encoder,
                 "retriever": {"scope": scope, "top_k": k, "mode": mode or settings.DOCINTEL_RETRIEVAL_MODE},
             },
             include_outputs_from={"encoder"},
@@ -192,7 +265,7 @@ async def passages_retrieve(
         if isinstance(cause, DocIntelError):
             raise cause from exc
         raise
-    embed_ms = float(result["encoder"]["timing_ms"])
+    embed_ms = waited_ms + float(result["encoder"]["timing_ms"])  # what the answer waited for its embedding
     retriever = result["retriever"]
     hits = [(d.id, d.meta, float(d.score or 0.0)) for d in retriever["documents"]]
     result_obj = RetrievalResult(

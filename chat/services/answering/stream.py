@@ -2,7 +2,8 @@
 
 Stages, in order (each a function of this package or of :mod:`chat.services`):
 
-1. input guard (:func:`guards.input_guard`); a blocked question ends here
+1. input guard (:func:`guards.input_guard`); a blocked question ends here. The question's embedding runs beside it
+   (:class:`chat.services.retrieval.EarlyEmbedding`), used only for the very text that is searched
 2. condense a follow-up within the budget (:mod:`.condense`)
 3. permission-filtered hybrid retrieval (:func:`chat.services.retrieval.passages_retrieve`); nothing relevant:
    "the documents do not say"
@@ -46,7 +47,7 @@ from chat.services.answering.extractive import Extract, extract_build, sentences
 from chat.services.answering.generation import AnswerCancelled, Generated, GenerationStopped, generate
 from chat.services.answering.overlap import script_language
 from chat.services.answering.persistence import AnswerRun, question_language
-from chat.services.retrieval import RetrievalResult, RetrievedPassage, db_call, passages_retrieve
+from chat.services.retrieval import EarlyEmbedding, RetrievalResult, RetrievedPassage, db_call, passages_retrieve
 from docintel.context import ActorContext
 from docintel.errors import (
     DocIntelError,
@@ -283,7 +284,8 @@ async def _answer(
         return response
 
     run = AnswerRun(started=time.perf_counter())
-    # 1. input guard
+    # 1. input guard, with the question's embedding started beside it (used only if the guard passes it unchanged)
+    early = EarlyEmbedding(text)
     try:
         if session is not None:
             await db_call(store.session_check)(user, session)
@@ -291,127 +293,138 @@ async def _answer(
         verdict = await input_guard(text=text)
         run.mark("guard_ms", started)
     except DocIntelError as exc:
+        early.discard()
         yield error_event(code=exc.code, message=exc.message)
         return
-    run.guard["input"] = verdict.as_dict()
-    query = await db_call(store.query_create)(
-        user=user, session=session, text=verdict.text, verdict=verdict, channel=channel, save=persist
-    )
-    bound = log.bind(query_id=query.pk)
-    if not verdict.allowed:
-        await db_call(store.audit_blocked)(ctx=origin, query=query, stage="input", reasons=verdict.reasons)
-        response = await db_call(response_save)(
-            query=query, run=run, status=Response.Status.BLOCKED, text="", citations=[],
-            error_code=GuardrailBlocked.code,
-        )  # fmt: skip
-        bound.info("answer_blocked", stage="input", reasons=verdict.reasons)
-        yield error_event(code=GuardrailBlocked.code, message=BLOCKED_INPUT, response_id=response.pk, query_id=query.pk)
-        return
-
-    language = question_language(text)
-    out = Generated()
+    except BaseException:
+        early.discard()
+        raise
     try:
-        # 2. condense a follow-up
-        question = verdict.text
-        if session is not None and settings.DOCINTEL_HISTORY_TURNS > 0:
-            history = await db_call(store.history_turns)(session.pk, query.pk, settings.DOCINTEL_HISTORY_TURNS)
-            if history:
-                started = time.perf_counter()
-                question, how = await question_condense(
-                    text=question, history=history, target_s=settings.ANSWER_FIRST_TOKEN_TARGET
-                )
-                run.mark("condense_ms", started)
-                run.decision["condense"] = how
-                await db_call(store.standalone_save)(query.pk, question)
-        # 3. retrieve
-        retrieval = await passages_retrieve(user=user, text=question)
-        run.latency["embed_ms"] = round(retrieval.embed_ms, 1)
-        run.latency["retrieve_ms"] = round(retrieval.retrieve_ms, 1)
-        run.retrieved = [p.provenance() for p in retrieval.passages]
-        answer: tuple[str, list[Citation]] | None = None
-        reason = "not_relevant"
-        extract: Extract | None = None
-        if retrieval.relevant():
-            # 4. the quotes to fall back on
-            ranking = sentences_rank(question=question, passages=retrieval.passages)
-            extract = extract_build(ranking=ranking, passages=retrieval.passages, language=language)
-            # 5–8. plan, generate, guard, check
-            async for item in _generated_answer(
-                question=question, language=language, retrieval=retrieval, ranking=ranking, run=run, ctx=origin,
-                query=query, cancel=cancel, out=out,
-            ):  # fmt: skip
-                if isinstance(item, str):
-                    reason = item
-                elif isinstance(item, tuple):
-                    answer = item
-                else:
-                    yield item
-        # 9. persist and send
-        if answer is not None:
-            run.decision.update(status="completed", reason="generated")
-            status, (answer_text, citations) = Response.Status.COMPLETED, answer
-        else:
-            run.decision["reason"] = reason
-            if out.raw and reason != "output_blocked":
-                # kept for the librarian, never shown; a credential in it is redacted all the same
-                run.decision["generated_text"] = secrets_redact(out.raw)[:4000]
-            quoted = None if extract is None else await _quoted(
-                extract=extract, question=question, ctx=origin, query=query, run=run
+        run.guard["input"] = verdict.as_dict()
+        query = await db_call(store.query_create)(
+            user=user, session=session, text=verdict.text, verdict=verdict, channel=channel, save=persist
+        )
+        bound = log.bind(query_id=query.pk)
+        if not verdict.allowed:
+            await db_call(store.audit_blocked)(ctx=origin, query=query, stage="input", reasons=verdict.reasons)
+            response = await db_call(response_save)(
+                query=query, run=run, status=Response.Status.BLOCKED, text="", citations=[],
+                error_code=GuardrailBlocked.code,
             )  # fmt: skip
-            if extract is not None:
-                run.decision["extract"] = extract.provenance()
-            if quoted is None:
-                status, answer_text, citations = Response.Status.NO_ANSWER, NO_ANSWER[language], []
-            else:
-                status, (answer_text, citations) = Response.Status.EXTRACTIVE, quoted
-                partial = out.shown.strip() if reason == "stalled" else ""
-                if partial and extract is not None:  # tokens shown, then a stall: keep what the passages support
-                    shown = citations_resolve(
-                        answer=partial, passages=_plan_passages(run, retrieval), question=question
+            bound.info("answer_blocked", stage="input", reasons=verdict.reasons)
+            yield error_event(
+                code=GuardrailBlocked.code, message=BLOCKED_INPUT, response_id=response.pk, query_id=query.pk
+            )
+            return
+
+        language = question_language(text)
+        out = Generated()
+        try:
+            # 2. condense a follow-up
+            question = verdict.text
+            if session is not None and settings.DOCINTEL_HISTORY_TURNS > 0:
+                history = await db_call(store.history_turns)(session.pk, query.pk, settings.DOCINTEL_HISTORY_TURNS)
+                if history:
+                    started = time.perf_counter()
+                    question, how = await question_condense(
+                        text=question, history=history, target_s=settings.ANSWER_FIRST_TOKEN_TARGET
                     )
-                    if shown.supported:
-                        answer_text, citations = _append_extract(shown.text, shown.citations, extract)
-        response = await db_call(response_save)(
-            query=query, run=run, status=status, text=answer_text, citations=citations
-        )
-        bound.info("answer_" + status, reason=run.decision.get("reason"), latency=run.latency, citations=len(citations))
-        yield _final(text=answer_text, citations=citations, response=response, query=query)
-    except DocIntelError as exc:
-        response = await db_call(response_save)(
-            query=query, run=run, status=Response.Status.FAILED, text="", citations=[], error_code=exc.code
-        )
-        bound.warning("answer_failed", code=exc.code, latency=run.latency)
-        yield error_event(code=exc.code, message=exc.message, response_id=response.pk, query_id=query.pk)
-    except AnswerCancelled:
-        response = await db_call(response_save)(
-            query=query, run=run, status=Response.Status.CANCELLED, text=out.shown, citations=[],
-            error_code="cancelled",
-        )  # fmt: skip
-        bound.info("answer_cancelled")
-        yield error_event(
-            code="cancelled", message="The answer was cancelled.", response_id=response.pk, query_id=query.pk
-        )
-    except (asyncio.CancelledError, GeneratorExit):
-        # The consumer went away: record what was shown, as cancelled (never "completed"), and stop. A caller that
-        # stops reading after the final event closes the generator too: its Response is already stored.
-        if keep or await db_call(store.response_exists)(query.pk):
-            raise
-        await asyncio.shield(
-            db_call(response_save)(
+                    run.mark("condense_ms", started)
+                    run.decision["condense"] = how
+                    await db_call(store.standalone_save)(query.pk, question)
+            # 3. retrieve
+            retrieval = await passages_retrieve(user=user, text=question, early=early)
+            run.latency["embed_ms"] = round(retrieval.embed_ms, 1)
+            run.latency["retrieve_ms"] = round(retrieval.retrieve_ms, 1)
+            run.retrieved = [p.provenance() for p in retrieval.passages]
+            answer: tuple[str, list[Citation]] | None = None
+            reason = "not_relevant"
+            extract: Extract | None = None
+            if retrieval.relevant():
+                # 4. the quotes to fall back on
+                ranking = sentences_rank(question=question, passages=retrieval.passages)
+                extract = extract_build(ranking=ranking, passages=retrieval.passages, language=language)
+                # 5–8. plan, generate, guard, check
+                async for item in _generated_answer(
+                    question=question, language=language, retrieval=retrieval, ranking=ranking, run=run, ctx=origin,
+                    query=query, cancel=cancel, out=out,
+                ):  # fmt: skip
+                    if isinstance(item, str):
+                        reason = item
+                    elif isinstance(item, tuple):
+                        answer = item
+                    else:
+                        yield item
+            # 9. persist and send
+            if answer is not None:
+                run.decision.update(status="completed", reason="generated")
+                status, (answer_text, citations) = Response.Status.COMPLETED, answer
+            else:
+                run.decision["reason"] = reason
+                if out.raw and reason != "output_blocked":
+                    # kept for the librarian, never shown; a credential in it is redacted all the same
+                    run.decision["generated_text"] = secrets_redact(out.raw)[:4000]
+                quoted = None if extract is None else await _quoted(
+                    extract=extract, question=question, ctx=origin, query=query, run=run
+                )  # fmt: skip
+                if extract is not None:
+                    run.decision["extract"] = extract.provenance()
+                if quoted is None:
+                    status, answer_text, citations = Response.Status.NO_ANSWER, NO_ANSWER[language], []
+                else:
+                    status, (answer_text, citations) = Response.Status.EXTRACTIVE, quoted
+                    partial = out.shown.strip() if reason == "stalled" else ""
+                    if partial and extract is not None:  # tokens shown, then a stall: keep what the passages support
+                        shown = citations_resolve(
+                            answer=partial, passages=_plan_passages(run, retrieval), question=question
+                        )
+                        if shown.supported:
+                            answer_text, citations = _append_extract(shown.text, shown.citations, extract)
+            response = await db_call(response_save)(
+                query=query, run=run, status=status, text=answer_text, citations=citations
+            )
+            bound.info(
+                "answer_" + status, reason=run.decision.get("reason"), latency=run.latency, citations=len(citations)
+            )
+            yield _final(text=answer_text, citations=citations, response=response, query=query)
+        except DocIntelError as exc:
+            response = await db_call(response_save)(
+                query=query, run=run, status=Response.Status.FAILED, text="", citations=[], error_code=exc.code
+            )
+            bound.warning("answer_failed", code=exc.code, latency=run.latency)
+            yield error_event(code=exc.code, message=exc.message, response_id=response.pk, query_id=query.pk)
+        except AnswerCancelled:
+            response = await db_call(response_save)(
                 query=query, run=run, status=Response.Status.CANCELLED, text=out.shown, citations=[],
                 error_code="cancelled",
+            )  # fmt: skip
+            bound.info("answer_cancelled")
+            yield error_event(
+                code="cancelled", message="The answer was cancelled.", response_id=response.pk, query_id=query.pk
             )
-        )  # fmt: skip
-        bound.info("answer_abandoned")
-        raise
-    except Exception as exc:  # noqa: BLE001 - stream boundary: the caller gets a coded error, the log the cause
-        bound.exception("answer_crashed", error_type=type(exc).__name__)
-        response = await db_call(response_save)(
-            query=query, run=run, status=Response.Status.FAILED, text="", citations=[], error_code="internal_error"
-        )
-        yield error_event(
-            code="internal_error", message=DocIntelError.default_message, response_id=response.pk, query_id=query.pk
-        )
+        except (asyncio.CancelledError, GeneratorExit):
+            # The consumer went away: record what was shown, as cancelled (never "completed"), and stop. A caller that
+            # stops reading after the final event closes the generator too: its Response is already stored.
+            if keep or await db_call(store.response_exists)(query.pk):
+                raise
+            await asyncio.shield(
+                db_call(response_save)(
+                    query=query, run=run, status=Response.Status.CANCELLED, text=out.shown, citations=[],
+                    error_code="cancelled",
+                )
+            )  # fmt: skip
+            bound.info("answer_abandoned")
+            raise
+        except Exception as exc:  # noqa: BLE001 - stream boundary: the caller gets a coded error, the log the cause
+            bound.exception("answer_crashed", error_type=type(exc).__name__)
+            response = await db_call(response_save)(
+                query=query, run=run, status=Response.Status.FAILED, text="", citations=[], error_code="internal_error"
+            )
+            yield error_event(
+                code="internal_error", message=DocIntelError.default_message, response_id=response.pk, query_id=query.pk
+            )
+    finally:
+        early.discard()  # blocked, rewritten or ended: an unused early embedding stops
 
 
 def _plan_passages(run: AnswerRun, retrieval: RetrievalResult) -> list[RetrievedPassage]:
