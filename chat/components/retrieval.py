@@ -14,7 +14,7 @@ from typing import Any
 from haystack import Document, component
 
 from chat.components.scope import AccessScope
-from chat.components.vector import DenseVector
+from chat.components.vector import DenseVector, RankedPoint, Ranking
 
 
 @component
@@ -201,7 +201,7 @@ class HybridQdrantRetriever:
             names.append("fused")
         return names, requests
 
-    @component.output_types(documents=list[Document], dense=list[Document], keyword=list[Document], timing_ms=float)
+    @component.output_types(documents=list[Document], dense=Ranking, keyword=Ranking, timing_ms=float)
     async def run_async(  # noqa: PLR0917 - Haystack passes component inputs by name; the signature is the socket list
         self,
         dense: DenseVector | list[float],
@@ -234,7 +234,7 @@ class HybridQdrantRetriever:
         from documents.services.vectorstore import collection_name, permission_filter
 
         started = time.perf_counter()
-        empty: dict[str, Any] = {"documents": [], "dense": [], "keyword": [], "timing_ms": 0.0}
+        empty: dict[str, Any] = {"documents": [], "dense": Ranking(), "keyword": Ranking(), "timing_ms": 0.0}
         if scope.is_empty:  # default deny: never a query without a filter for a reader
             return empty
         client = self._client()
@@ -254,26 +254,27 @@ class HybridQdrantRetriever:
         except (ResponseHandlingException, OSError) as exc:
             raise VectorStoreUnavailable(f"The vector store is unreachable: {type(exc).__name__}.") from exc
         results = dict(zip(names, responses, strict=True))
-        per_mode: dict[str, list[Document]] = {}
+        per_mode: dict[str, Ranking] = {}
         payloads: dict[str, dict[str, Any]] = {}
         scores: dict[str, dict[str, float]] = {}
         for name in ("dense", "keyword"):
             if name not in results:
                 continue
-            docs = []
+            ranked = []
             for point in results[name].points:
                 pid = str(point.id)
-                payloads[pid] = dict(point.payload or {})
+                payload = payloads[pid] = dict(point.payload or {})
                 scores.setdefault(pid, {})[f"{name}_score"] = float(point.score)
-                docs.append(Document(id=pid, content="", meta=payloads[pid], score=float(point.score)))
-            per_mode[name] = docs
+                groups = tuple(int(g) for g in payload.get("access_group_ids") or ())
+                ranked.append(RankedPoint(pid, float(point.score), int(payload.get("chunk_id", 0)), groups))
+            per_mode[name] = Ranking(ranked)
         if "fused" in results:
             fused = [(str(p.id), float(p.score)) for p in results["fused"].points]
             for point in results["fused"].points:
                 payloads.setdefault(str(point.id), dict(point.payload or {}))
         else:
             fused = score_fusion(
-                {name: [(d.id, d.score or 0.0) for d in docs] for name, docs in per_mode.items()},
+                {name: [(p.id, p.score) for p in ranking] for name, ranking in per_mode.items()},
                 weights={"dense": self.dense_weight, "keyword": 1.0 - self.dense_weight},
             )
         documents = [
@@ -282,12 +283,12 @@ class HybridQdrantRetriever:
         ]
         return {
             "documents": documents,
-            "dense": per_mode.get("dense", []),
-            "keyword": per_mode.get("keyword", []),
+            "dense": per_mode.get("dense", Ranking()),
+            "keyword": per_mode.get("keyword", Ranking()),
             "timing_ms": (time.perf_counter() - started) * 1000,
         }
 
-    @component.output_types(documents=list[Document], dense=list[Document], keyword=list[Document], timing_ms=float)
+    @component.output_types(documents=list[Document], dense=Ranking, keyword=Ranking, timing_ms=float)
     def run(  # noqa: PLR0917 - Haystack passes component inputs by name; the signature is the socket list
         self,
         dense: DenseVector | list[float],

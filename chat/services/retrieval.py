@@ -283,8 +283,8 @@ async def passages_retrieve(
             )
             for _, meta, score in hits
         ]  # fmt: skip
-    result_obj.dense_ranked = [(int(d.meta.get("chunk_id", 0)), float(d.score or 0.0)) for d in retriever["dense"]]
-    result_obj.keyword_ranked = [(int(d.meta.get("chunk_id", 0)), float(d.score or 0.0)) for d in retriever["keyword"]]
+    result_obj.dense_ranked = [(p.chunk_id, p.score) for p in retriever["dense"]]
+    result_obj.keyword_ranked = [(p.chunk_id, p.score) for p in retriever["keyword"]]
     result_obj.dense_chunk_ids = [cid for cid, _ in result_obj.dense_ranked[:k]]
     result_obj.keyword_chunk_ids = [cid for cid, _ in result_obj.keyword_ranked[:k]]
     result_obj.hydrate_ms = (time.perf_counter() - hydrating) * 1000

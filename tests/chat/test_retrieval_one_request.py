@@ -71,7 +71,9 @@ def test_one_request_per_hybrid_search_with_per_leg_scores(indexed, fusion):
     out = _search(indexed, fusion, (1,), calls)
     assert calls == ["batch"]
     assert len(out["documents"]) == 5 and out["dense"] and out["keyword"]
-    assert all(d.meta["access_group_ids"] == [1] for d in out["documents"] + out["dense"] + out["keyword"])
+    assert all(d.meta["access_group_ids"] == [1] for d in out["documents"])
+    assert all(p.access_group_ids == (1,) for p in [*out["dense"], *out["keyword"]])
+    assert all(p.chunk_id > 0 for p in [*out["dense"], *out["keyword"]])
     dense_scores = {d.id: d.score for d in out["dense"]}
     keyword_scores = {d.id: d.score for d in out["keyword"]}
     for doc in out["documents"]:
