@@ -149,6 +149,9 @@ def access_scope_for(user: Any) -> AccessScope:
     """Librarians (and superusers) see everything; a reader the documents shared with their groups; others nothing."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return AccessScope(unrestricted=False, group_ids=())
+    load = getattr(user, "access_load", None)
+    if load is not None:
+        load()  # roles and groups in one query
     if user.is_librarian:
         return AccessScope(unrestricted=True, group_ids=())
     return AccessScope(unrestricted=False, group_ids=tuple(sorted(user.group_ids)))
