@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -87,11 +88,15 @@ class User(AbstractUser):
     @cached_property
     def is_librarian(self) -> bool:
         """Librarians (and superusers) curate documents and may read all of them."""
+        return self._librarian(lambda: self.groups.filter(name=LIBRARIAN).exists())
+
+    def _librarian(self, in_librarian_group: Callable[[], bool]) -> bool:
+        """The librarian rule, with the group test given (a query, or the groups already read)."""
         if not self.is_active:
             return False
         if self.is_superuser:
             return True
-        return self.groups.filter(name=LIBRARIAN).exists()
+        return in_librarian_group()
 
     @cached_property
     def group_ids(self) -> frozenset[int]:
@@ -108,5 +113,5 @@ class User(AbstractUser):
             return
         rows = list(self.groups.values_list("id", "name"))
         self.__dict__.setdefault("group_ids", frozenset(pk for pk, _ in rows))
-        librarian = self.is_active and (self.is_superuser or any(name == LIBRARIAN for _, name in rows))
+        librarian = self._librarian(lambda: any(name == LIBRARIAN for _, name in rows))
         self.__dict__.setdefault("is_librarian", librarian)
