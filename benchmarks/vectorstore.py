@@ -138,12 +138,16 @@ def _recall(found: list[list[int]], exact: list[list[int]]) -> float:
 
 
 def _create(client: Any, name: str) -> None:
+    """The collection as the app declares it (``collection_ensure``: int8 quantization unless turned off)."""
     from qdrant_client import models
+
+    from documents.services.vectorstore import quantization_config
 
     client.create_collection(
         name,
         vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
         sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        quantization_config=quantization_config(),
     )
     for field in ("document_id", "access_group_ids"):
         client.create_payload_index(name, field_name=field, field_schema=models.PayloadSchemaType.INTEGER)
@@ -270,7 +274,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
     from qdrant_client import QdrantClient, models
 
     from devstack import localservers
-    from documents.services.vectorstore import client_limits
+    from documents.services.vectorstore import client_limits, dense_search_params
 
     key = uuid.uuid4().hex
     port = localservers.free_port()
@@ -293,6 +297,12 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
         out["upsert"] = _upsert(client, COLLECTION, points, writers=1)
         out["upsert_pps"] = out["upsert"]["pps"]
         assert client.count(COLLECTION, exact=True).count == data.n
+        started = time.perf_counter()  # the store indexes (int8 copy, payload indexes) once writes pause 2 s
+        while client.get_collection(COLLECTION).status != models.CollectionStatus.GREEN:
+            if time.perf_counter() - started > 600:
+                raise TimeoutError("the store's optimizer did not finish in 10 minutes")
+            time.sleep(0.1)
+        out["indexed_s"] = time.perf_counter() - started
         # two writers at once, as the two ingestion workers of docker-compose: client and store overlap
         for label, way, writers in (("upsert_2w", "batch", 2), ("upsert_structs", "structs", 1)):
             _create(client, f"{COLLECTION}_{label}")
@@ -320,6 +330,8 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
         # qdrant-client's default for a 127.0.0.1 URL: keep-alive off, a TCP connection a request
         default_client = QdrantClient(url=url, api_key=key, timeout=60, check_compatibility=False, https=False)
         id_index = {pid: i for i, pid in enumerate(data.ids)}
+        params = dense_search_params()
+        floats = models.SearchParams(quantization=models.QuantizationSearchParams(ignore=True))
 
         def flt(q: int) -> Any:
             return models.Filter(
@@ -328,13 +340,35 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
 
         def dense(q: int) -> list[int]:
             res = client.query_points(
-                COLLECTION, query=data.q_dense[q].tolist(), using="dense", query_filter=flt(q), limit=10
+                COLLECTION,
+                query=data.q_dense[q].tolist(),
+                using="dense",
+                query_filter=flt(q),
+                limit=10,
+                search_params=params,
+            )
+            return [id_index[str(p.id)] for p in res.points]
+
+        def dense_floats(q: int) -> list[int]:
+            """The same search over the float vectors (the int8 copy ignored): what quantization saves."""
+            res = client.query_points(
+                COLLECTION,
+                query=data.q_dense[q].tolist(),
+                using="dense",
+                query_filter=flt(q),
+                limit=10,
+                search_params=floats,
             )
             return [id_index[str(p.id)] for p in res.points]
 
         def dense_default(q: int) -> list[int]:
             res = default_client.query_points(
-                COLLECTION, query=data.q_dense[q].tolist(), using="dense", query_filter=flt(q), limit=10
+                COLLECTION,
+                query=data.q_dense[q].tolist(),
+                using="dense",
+                query_filter=flt(q),
+                limit=10,
+                search_params=params,
             )
             return [id_index[str(p.id)] for p in res.points]
 
@@ -343,7 +377,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
             res = client.query_points(
                 COLLECTION,
                 prefetch=[
-                    models.Prefetch(query=data.q_dense[q].tolist(), using="dense", limit=CANDIDATES),
+                    models.Prefetch(query=data.q_dense[q].tolist(), using="dense", limit=CANDIDATES, params=params),
                     models.Prefetch(query=sparse, using="sparse", limit=CANDIDATES),
                 ],
                 query=models.FusionQuery(fusion=models.Fusion.RRF),
@@ -362,14 +396,20 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 "using": "dense",
                 "limit": 10,
                 "filter": {"must": [{"key": "access_group_ids", "match": {"any": data.q_groups[q]}}]},
-            }
+            } | ({"params": params.model_dump(exclude_none=True)} if params is not None else {})
             answer = raw.post(f"{url}/collections/{COLLECTION}/points/query", content=orjson.dumps(body)).json()
             server_ms.append(answer["time"] * 1000)
             return [id_index[str(p["id"])] for p in answer["result"]["points"]]
 
         out.update(
             _time_queries(
-                {"dense": dense, "hybrid": hybrid, "dense_default": dense_default, "dense_raw": dense_raw},
+                {
+                    "dense": dense,
+                    "hybrid": hybrid,
+                    "dense_floats": dense_floats,
+                    "dense_default": dense_default,
+                    "dense_raw": dense_raw,
+                },
                 queries,
                 rivals,
             )
@@ -419,13 +459,27 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
     query beside it), ``out["close"]`` closes it.
     """
     import qdrant_edge as e
+    from django.conf import settings
 
     from devstack.vectorstore import _edge_config
+    from devstack.vectorstore.store import collection_definition
 
-    definition = {
-        "vectors": {"dense": {"size": DIM, "distance": "Cosine"}},
-        "sparse_vectors": {"sparse": {"modifier": "idf"}},
-    }
+    definition = collection_definition(  # the app's collection, as the store keeps it
+        {
+            "vectors": {"dense": {"size": DIM, "distance": "Cosine"}},
+            "sparse_vectors": {"sparse": {"modifier": "idf"}},
+            "quantization_config": (
+                {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}
+                if settings.QDRANT_QUANTIZATION
+                else None
+            ),
+        }
+    )
+    params = (
+        e.SearchParams(quantization=e.QuantizationSearchParams(rescore=True, oversampling=settings.QDRANT_OVERSAMPLING))
+        if settings.QDRANT_QUANTIZATION
+        else None
+    )
     path = workdir / "edge" / "shard"
     rss_before = _rss_mb()
     shard = e.EdgeShard.create(str(path), _edge_config(definition))
@@ -444,6 +498,9 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
         ]
         shard.update(e.UpdateOperation.upsert_points(points))
     out["upsert_pps"] = data.n / (time.perf_counter() - started)
+    started = time.perf_counter()
+    shard.optimize()  # what the store's optimizer thread does once writes pause
+    out["indexed_s"] = time.perf_counter() - started
     shard.flush()
     shard.close()
     started = time.perf_counter()
@@ -455,14 +512,18 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
         return e.Filter(must=[e.FieldCondition(key="access_group_ids", match=e.MatchAny(data.q_groups[q]))])
 
     def dense(q: int) -> list[int]:
-        req = e.QueryRequest(limit=10, query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense"), filter=flt(q))
+        req = e.QueryRequest(
+            limit=10, query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense"), filter=flt(q), params=params
+        )
         return [id_index[str(p.id)] for p in shard.query(req)]
 
     def hybrid(q: int) -> list[int]:
         req = e.QueryRequest(
             limit=10,
             prefetches=[
-                e.Prefetch(limit=CANDIDATES, query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense")),
+                e.Prefetch(
+                    limit=CANDIDATES, query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense"), params=params
+                ),
                 e.Prefetch(limit=CANDIDATES, query=e.Query.Nearest(e.SparseVector(*data.q_sparse[q]), using="sparse")),
             ],
             query=cast(Any, e.Fusion.Rrf(k=2)),  # the stub types Fusion's nested classes loosely
@@ -518,6 +579,11 @@ def run(n: int, queries: int) -> list[str]:
                 f"| {n:,} | filtered dense | store, qdrant-client's default client (no keep-alive) | "
                 f"{default['p50']:.2f} | {default['p95']:.2f} | {_recall(default['results'], truth):.3f} | - | - | - |"
             )
+            floats = store["dense_floats"]
+            rows.append(
+                f"| {n:,} | filtered dense | store, the float vectors (int8 copy ignored) | {floats['p50']:.2f} | "
+                f"{floats['p95']:.2f} | {_recall(floats['results'], truth):.3f} | - | - | - |"
+            )
             raw = store["dense_raw"]
             rows.append(
                 f"| {n:,} | filtered dense | store, raw HTTP (httpx, no qdrant-client) | {raw['p50']:.2f} | "
@@ -559,6 +625,11 @@ def run(n: int, queries: int) -> list[str]:
         f"{store['startup_django_s'] * 1000:,.0f} ms"
         if store["startup_django_s"] is not None
         else f"did not start: {store['startup_django_error']}"
+    )
+    rows.append(
+        f"| {n:,} | indexing | after the upsert, segments indexed (int8 copy, payload indexes): store "
+        f"{store['indexed_s']:.1f} s after the last write (its optimizer starts 2 s after it), Edge in-process "
+        f"optimize() {edge['indexed_s']:.1f} s | | | | | | |"
     )
     rows.append(
         f"| {n:,} | start-up | store ready in {store['startup_s'] * 1000:,.0f} ms (python -m, no Django; via manage.py "

@@ -240,6 +240,11 @@ QDRANT_API_KEY: str | None = env.str("QDRANT_API_KEY", default=None) or None
 QDRANT_PATH = Path(env.str("QDRANT_PATH", default=str(VAR_DIR / "qdrant")))
 QDRANT_COLLECTION_PREFIX: str = env.str("QDRANT_COLLECTION_PREFIX", default="docintel")
 QDRANT_TIMEOUT: float = env.float("QDRANT_TIMEOUT", default=10.0)
+# Scalar int8 quantization of the dense vectors (a copy in RAM; the float vectors are kept and rescore the best
+# candidates): the dense scan of 100k 384-d points 2.7x faster at recall@10 1.000 (issue 12). QDRANT_OVERSAMPLING is
+# how many int8 candidates per wanted hit are rescored (1 = none: recall@10 0.92). Off: QDRANT_QUANTIZATION=false.
+QDRANT_QUANTIZATION: bool = env.bool("QDRANT_QUANTIZATION", default=True)
+QDRANT_OVERSAMPLING: float = env.float("QDRANT_OVERSAMPLING", default=2.0)
 
 LLM_BASE_URL: str = env.str("LLM_BASE_URL", default="http://127.0.0.1:8081/v1")
 LLM_MODEL: str = env.str("LLM_MODEL", default="smollm2-135m-instruct")

@@ -172,6 +172,9 @@ class HybridQdrantRetriever:
         """The named searches of one batch call: ``dense``, ``keyword`` and, fused in the engine, ``fused``."""
         from qdrant_client import models
 
+        from documents.services.vectorstore import dense_search_params
+
+        dense_params = dense_search_params()
         legs: dict[str, tuple[Any, str]] = {}
         if mode in ("hybrid", "dense"):
             legs["dense"] = (dense, "dense")
@@ -180,14 +183,25 @@ class HybridQdrantRetriever:
         names = list(legs)
         requests = [
             models.QueryRequest(
-                query=vector, using=using, filter=query_filter, limit=self.candidates, with_payload=True
+                query=vector,
+                using=using,
+                filter=query_filter,
+                limit=self.candidates,
+                with_payload=True,
+                params=dense_params if using == "dense" else None,
             )
             for vector, using in legs.values()
         ]
         fusion = self._fusion()
         if mode == "hybrid" and len(legs) == 2 and fusion != "relative":
             prefetch = [
-                models.Prefetch(query=vector, using=using, filter=query_filter, limit=self.candidates)
+                models.Prefetch(
+                    query=vector,
+                    using=using,
+                    filter=query_filter,
+                    limit=self.candidates,
+                    params=dense_params if using == "dense" else None,
+                )
                 for vector, using in legs.values()
             ]
             query: Any = (

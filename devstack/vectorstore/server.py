@@ -44,6 +44,8 @@ from devstack.vectorstore import (
 )
 from devstack.vectorstore.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
 from devstack.vectorstore.rest_models import light_rest_models, rest_models_warm_up
+from devstack.vectorstore.store import quantization_out
+from devstack.vectorstore.translate import DEFAULT_SEGMENTS, INDEXING_THRESHOLD_KB, MAX_SEGMENT_KB
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +88,7 @@ class VectorStoreApp:
             ("GET", re.compile(rf"/collections/{_NAME}/exists"), self.collection_exists),
             ("PUT", re.compile(rf"/collections/{_NAME}"), self.collection_create),
             ("DELETE", re.compile(rf"/collections/{_NAME}"), self.collection_delete),
+            ("PATCH", re.compile(rf"/collections/{_NAME}"), self.collection_update),
             ("PUT", re.compile(rf"/collections/{_NAME}/index"), self.index_create),
             ("DELETE", re.compile(rf"/collections/{_NAME}/index/(?P<field>[^/]+)"), self.index_delete),
             ("PUT", re.compile(rf"/collections/{_NAME}/points"), self.points_upsert),
@@ -168,7 +171,11 @@ class VectorStoreApp:
         collection = self.store.get(name)
         with collection.reading():
             info = collection.shard.info()
-        vectors: Any = dict(collection.definition["vectors"])
+        vectors: Any = {
+            n: {"size": p["size"], "distance": p["distance"]}
+            | ({"quantization_config": quantization_out(p["quantization"])} if p.get("quantization") else {})
+            for n, p in collection.definition["vectors"].items()
+        }
         if set(vectors) == {""}:
             vectors = vectors[""]
         sparse = {
@@ -176,7 +183,7 @@ class VectorStoreApp:
             for n, p in collection.definition["sparse_vectors"].items()
         }
         return {
-            "status": "green",
+            "status": collection.status(),
             "optimizer_status": "ok",
             "indexed_vectors_count": info.indexed_vectors_count,
             "points_count": info.points_count,
@@ -190,13 +197,16 @@ class VectorStoreApp:
                     "write_consistency_factor": 1,
                     "on_disk_payload": True,
                 },
-                "hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 10_000},
+                "hnsw_config": {"m": 0, "ef_construct": 100, "full_scan_threshold": 10_000},  # no graph: exact scans
                 "optimizer_config": {
                     "deleted_threshold": 0.2,
                     "vacuum_min_vector_number": 1000,
-                    "default_segment_number": 0,
+                    "default_segment_number": DEFAULT_SEGMENTS,
+                    "max_segment_size": MAX_SEGMENT_KB,
+                    "indexing_threshold": INDEXING_THRESHOLD_KB,
                     "flush_interval_sec": 5,
                 },
+                "quantization_config": quantization_out(collection.definition.get("quantization")),
             },
             "payload_schema": {
                 key: {"data_type": str(index.data_type).rsplit(".", 1)[-1].lower(), "points": index.points}
@@ -216,6 +226,14 @@ class VectorStoreApp:
             StoreError: 400 for an invalid name or definition, 409 when it already exists.
         """
         return self.store.create(name, data)
+
+    def collection_update(self, data: dict[str, Any], name: str) -> Any:
+        """``PATCH /collections/{name}``: change the collection's quantization (the rest of the body is refused).
+
+        Raises:
+            StoreError: 400 for another field or an invalid body, 404 when the collection does not exist.
+        """
+        return self.store.reconfigure(name, data)
 
     def collection_delete(self, data: dict[str, Any], name: str) -> Any:
         """``DELETE /collections/{name}``: drop the collection and its files; false when it did not exist."""

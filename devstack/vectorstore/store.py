@@ -18,7 +18,9 @@ import structlog
 
 from devstack.vectorstore.translate import (
     _NAME_RE,
+    DEFAULT_SEGMENTS,
     INDEXING_THRESHOLD_KB,
+    MAX_SEGMENT_KB,
     OPTIMIZE_AFTER_IDLE_S,
     StoreError,
     _bad,
@@ -40,8 +42,11 @@ class Collection:
     sparse: set[str]
     created_at: str
     operation_id: int = 0
-    last_write: float = 0.0
-    optimized_at: float = field(default_factory=time.monotonic)
+    # opened as if just written: the optimizer looks at every shard once after start (a store stopped before it ran
+    # would otherwise keep its new segments unindexed until the next write)
+    last_write: float = field(default_factory=time.monotonic)
+    optimized_at: float = 0.0
+    optimizing: bool = False
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     # shared by readers and writers; taken exclusively to snapshot or drop the collection
     readers: int = 0
@@ -66,6 +71,12 @@ class Collection:
                 self.readers -= 1
                 self.gate.notify_all()
 
+    def status(self) -> str:
+        """Qdrant's collection status: green (optimized), yellow (optimizing), grey (writes wait for the optimizer)."""
+        if self.optimizing:
+            return "yellow"
+        return "grey" if self.last_write > self.optimized_at else "green"
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the shard alone: no write starts and every reader has left (snapshots, drops)."""
@@ -75,6 +86,7 @@ class Collection:
 
 
 def _edge_config(definition: dict[str, Any]) -> Any:
+    """The Edge configuration of a collection's REST definition (see ``translate.INDEXING_THRESHOLD_KB``)."""
     import qdrant_edge as e
 
     distances = {n: getattr(e.Distance, n) for n in ("Cosine", "Dot", "Euclid", "Manhattan") if hasattr(e.Distance, n)}
@@ -82,8 +94,21 @@ def _edge_config(definition: dict[str, Any]) -> Any:
     for name, params in definition["vectors"].items():
         if params["distance"] not in distances:
             raise _bad(f"unsupported distance {params['distance']}")
-        # vectors stay on disk (mmap), paged in by the OS as searches touch them
-        vectors[name] = e.EdgeVectorParams(size=params["size"], distance=distances[params["distance"]], on_disk=True)
+        scalar = params.get("quantization") or definition.get("quantization")
+        # vectors stay on disk (mmap), paged in by the OS as searches touch them; no HNSW graph (m=0)
+        vectors[name] = e.EdgeVectorParams(
+            size=params["size"],
+            distance=distances[params["distance"]],
+            on_disk=True,
+            hnsw_config=e.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+            quantization_config=(
+                e.ScalarQuantizationConfig(
+                    e.ScalarType.Int8, quantile=scalar.get("quantile"), always_ram=scalar.get("always_ram")
+                )
+                if scalar
+                else None
+            ),
+        )
     sparse = {
         name: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf if params.get("modifier") == "idf" else None)
         for name, params in definition["sparse_vectors"].items()
@@ -92,12 +117,44 @@ def _edge_config(definition: dict[str, Any]) -> Any:
         vectors=vectors or None,
         sparse_vectors=sparse or None,
         payload_memory=e.Memory.Cold,
-        optimizers=e.EdgeOptimizersConfig(indexing_threshold=INDEXING_THRESHOLD_KB),
+        optimizers=e.EdgeOptimizersConfig(
+            indexing_threshold=INDEXING_THRESHOLD_KB,
+            default_segment_number=DEFAULT_SEGMENTS,
+            max_segment_size=MAX_SEGMENT_KB,
+        ),
     )
 
 
+def quantization_definition(value: Any) -> dict[str, Any] | None:
+    """A ``quantization_config`` of the REST API (qdrant-client's model) as the store keeps it, or None.
+
+    Raises:
+        StoreError: 400 for binary and product quantization (this store keeps scalar int8 only).
+    """
+    from qdrant_client.http import models as m
+
+    if value is None or isinstance(value, m.Disabled) or value == m.Disabled.DISABLED:
+        return None
+    if not isinstance(value, m.ScalarQuantization):
+        raise _bad("only scalar (int8) quantization is supported by this store")
+    scalar = value.scalar
+    if scalar.quantile is not None and not 0.5 <= scalar.quantile <= 1.0:
+        raise _bad("quantile must be between 0.5 and 1")
+    return {"type": "int8", "quantile": scalar.quantile, "always_ram": scalar.always_ram}
+
+
+def quantization_out(scalar: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The kept quantization in the REST API's shape (``ScalarQuantization``)."""
+    if not scalar:
+        return None
+    return {
+        "scalar": {"type": "int8"}
+        | {key: scalar[key] for key in ("quantile", "always_ram") if scalar.get(key) is not None}
+    }
+
+
 def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
-    """The vectors and sparse vectors of a ``CreateCollection`` body, validated, in a JSON-ready form."""
+    """The vectors, sparse vectors and quantization of a ``CreateCollection`` body, validated, JSON-ready."""
     from qdrant_client.http import models as m
 
     parsed = m.CreateCollection.model_validate(body)
@@ -111,20 +168,29 @@ def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
         if not 0 < params.size <= 65_536:
             raise _bad("vector size must be between 1 and 65536")
         vectors[name] = {"size": params.size, "distance": params.distance.value}
+        if (scalar := quantization_definition(params.quantization_config)) is not None:
+            vectors[name]["quantization"] = scalar
     sparse = {
         name: {"modifier": params.modifier.value if params.modifier is not None else None}
         for name, params in (parsed.sparse_vectors or {}).items()
     }
     if not vectors and not sparse:
         raise _bad("a collection needs vectors or sparse vectors")
-    return {"vectors": vectors, "sparse_vectors": sparse}
+    return {
+        "vectors": vectors,
+        "sparse_vectors": sparse,
+        "quantization": quantization_definition(parsed.quantization_config),
+    }
 
 
 def _open(name: str, path: Path, definition: dict[str, Any], created_at: str, *, create: bool) -> Collection:
     from qdrant_edge import EdgeShard
 
     shard_dir = path / "shard"
-    shard = EdgeShard.create(str(shard_dir), _edge_config(definition)) if create else EdgeShard.load(str(shard_dir))
+    config = _edge_config(definition)
+    # loading with the configuration brings a shard made by an earlier version of the store to today's settings
+    # (the optimizer then indexes, quantizes and merges its segments); Edge checks that it is compatible
+    shard = EdgeShard.create(str(shard_dir), config) if create else EdgeShard.load(str(shard_dir), config)
     return Collection(
         name=name,
         path=path,
@@ -222,6 +288,57 @@ class EdgeStore:
         log.info("vectorstore_collection_deleted", collection=name)
         return True
 
+    def reconfigure(self, name: str, body: dict[str, Any]) -> bool:
+        """Apply an ``UpdateCollection`` body: its quantization (the collection's or a named vector's); true once done.
+
+        The shard is closed and loaded again with the new configuration while no request holds it; the optimizer
+        then quantizes (or drops the quantized copy of) its indexed segments once writes pause.
+
+        Raises:
+            StoreError: 400 for a field this store does not change, 404 when the collection does not exist.
+        """
+        from qdrant_client.http import models as m
+        from qdrant_edge import EdgeShard
+
+        parsed = m.UpdateCollection.model_validate(body)
+        unsupported = sorted(
+            field for field in parsed.model_fields_set if field not in ("quantization_config", "vectors")
+        )
+        if unsupported:
+            raise _bad(f"this store changes only quantization_config, not {', '.join(unsupported)}")
+        with self.lock:
+            collection = self.get(name)
+            definition = json.loads(json.dumps(collection.definition))
+            if "quantization_config" in parsed.model_fields_set:
+                definition["quantization"] = quantization_definition(parsed.quantization_config)
+            for vector, diff in (parsed.vectors or {}).items():
+                if vector not in definition["vectors"]:
+                    raise _bad(f"Wrong input: Not existing vector name error: {vector}")
+                if diff.model_fields_set - {"quantization_config"}:
+                    raise _bad("this store changes only a vector's quantization_config")
+                scalar = quantization_definition(diff.quantization_config)
+                if scalar is None:
+                    definition["vectors"][vector].pop("quantization", None)
+                else:
+                    definition["vectors"][vector]["quantization"] = scalar
+            config = _edge_config(definition)
+            with collection.exclusive():
+                collection.shard.flush()
+                collection.shard.close()
+                try:
+                    shard = EdgeShard.load(str(collection.path / "shard"), config)
+                except BaseException:
+                    collection.shard = EdgeShard.load(str(collection.path / "shard"))
+                    raise
+                collection.shard = shard
+                tmp = collection.path / "collection.json.tmp"
+                tmp.write_text(json.dumps({"definition": definition, "created_at": collection.created_at}))
+                tmp.replace(collection.path / "collection.json")
+                collection.definition = definition
+                collection.last_write = time.monotonic()  # the optimizer indexes the segments again
+        log.info("vectorstore_collection_updated", collection=name, quantization=definition.get("quantization"))
+        return True
+
     # writes
     def update(self, collection: Collection, operations: list[Any]) -> dict[str, Any]:
         """Apply operations in order (serialised per collection); acknowledged once Edge has them in its WAL."""
@@ -238,6 +355,7 @@ class EdgeStore:
             for collection in list(self.collections.values()):
                 idle = time.monotonic() - collection.last_write
                 if collection.last_write > collection.optimized_at and idle >= OPTIMIZE_AFTER_IDLE_S:
+                    collection.optimizing = True
                     collection.optimized_at = time.monotonic()
                     try:
                         with collection.reading():
@@ -253,6 +371,8 @@ class EdgeStore:
                         continue
                     except Exception:  # the optimizer thread must survive a failed run; it logs it
                         log.exception("vectorstore_optimize_failed", collection=collection.name)
+                    finally:
+                        collection.optimizing = False
 
     def wait_optimized(self, timeout: float = 600.0) -> None:
         """Run the optimizers now on every collection (benchmarks, before measuring)."""

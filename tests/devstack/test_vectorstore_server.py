@@ -243,7 +243,9 @@ def test_bounds_and_hostile_requests_get_4xx_in_the_error_envelope(store):
     assert httpx.post(base + "/points/query", content=b"[1, 2]", headers=headers, timeout=5).status_code == 400
     unknown = httpx.post(f"{store}/cluster/recover", json={}, headers=headers, timeout=5)
     assert unknown.status_code == 404 and "error" in unknown.json()["status"]
-    assert httpx.patch(base, json={}, headers=headers, timeout=5).status_code == 404
+    assert httpx.patch(base + "/points", json={}, headers=headers, timeout=5).status_code == 404  # no such route
+    refused = httpx.patch(base, json={"params": {"replication_factor": 2}}, headers=headers, timeout=5)
+    assert refused.status_code == 400 and "error" in refused.json()["status"]  # PATCH changes quantization only
     missing = httpx.post(f"{store}/collections/none/points/count", json={}, headers=headers, timeout=5)
     assert missing.status_code == 404
     assert client.count(name).count == 0  # nothing above was written
