@@ -304,7 +304,12 @@ def vectorstore_api_key(var_dir: Path) -> str:
 
 
 def vectorstore_server(
-    *, port: int, path: Path, log_dir: Path | None = None, api_key: str | None = None
+    *,
+    port: int,
+    path: Path,
+    log_dir: Path | None = None,
+    api_key: str | None = None,
+    indexing_threshold_kb: int | None = None,
 ) -> ManagedProcess:
     """The Qdrant Edge store behind Qdrant's REST API at ``http://127.0.0.1:{port}``.
 
@@ -318,11 +323,16 @@ def vectorstore_server(
         path: the store's data directory.
         log_dir: where ``vectorstore.log`` goes (no log when None).
         api_key: the key clients must send, or None for an open store.
+        indexing_threshold_kb: index (int8 copy, payload indexes) segments above this size instead of the store's
+            default (``QDRANT_EDGE_INDEXING_THRESHOLD_KB``, 10 MB): tests lower it so small collections are searched
+            the way a large library is.
 
     Returns:
         The process, not yet started; ready once ``/readyz`` answers.
     """
     extra = {"QDRANT_API_KEY": api_key} if api_key else {}
+    if indexing_threshold_kb is not None:
+        extra["QDRANT_EDGE_INDEXING_THRESHOLD_KB"] = str(indexing_threshold_kb)
     return ManagedProcess(
         name="vectorstore",
         argv=[

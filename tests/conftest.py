@@ -145,11 +145,17 @@ def embedding_url(server_logs):
 
 @pytest.fixture(scope="session")
 def qdrant_url(server_logs, tmp_path_factory):
-    """``manage.py vectorstore`` over a fresh local store: Qdrant's REST API at this URL."""
+    """``manage.py vectorstore`` over a fresh local store: Qdrant's REST API at this URL.
+
+    Its segments are indexed from 1 KB on (the default is 10 MB), so the tests' small collections are searched through
+    the int8 copy, as a large library is, once writes pause.
+    """
     from devstack import localservers
 
     port = localservers.free_port()
-    proc = localservers.vectorstore_server(port=port, path=tmp_path_factory.mktemp("qdrant"), log_dir=server_logs)
+    proc = localservers.vectorstore_server(
+        port=port, path=tmp_path_factory.mktemp("qdrant"), log_dir=server_logs, indexing_threshold_kb=1
+    )
     proc.start()
     yield f"http://127.0.0.1:{port}"
     proc.stop()

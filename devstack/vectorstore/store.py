@@ -22,6 +22,7 @@ from devstack.vectorstore.translate import (
     INDEXING_THRESHOLD_KB,
     MAX_SEGMENT_KB,
     OPTIMIZE_AFTER_IDLE_S,
+    SEARCH_THREADS,
     StoreError,
     _bad,
 )
@@ -117,6 +118,7 @@ def _edge_config(definition: dict[str, Any]) -> Any:
         vectors=vectors or None,
         sparse_vectors=sparse or None,
         payload_memory=e.Memory.Cold,
+        max_search_threads=SEARCH_THREADS,
         optimizers=e.EdgeOptimizersConfig(
             indexing_threshold=INDEXING_THRESHOLD_KB,
             default_segment_number=DEFAULT_SEGMENTS,

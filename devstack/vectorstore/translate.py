@@ -35,8 +35,12 @@ OPTIMIZE_AFTER_IDLE_S = 2.0  # index, merge and vacuum segments once writes paus
 # a smaller appendable segment is scanned in floats. Up to DEFAULT_SEGMENTS segments are kept before the smallest
 # are merged, so an ingestion's new points are indexed in a segment of their own instead of re-merging the largest.
 INDEXING_THRESHOLD_KB = int(os.environ.get("QDRANT_EDGE_INDEXING_THRESHOLD_KB", "10000"))
+# Segments are merged up to MAX_SEGMENT_KB (~26k 384-d vectors: a merge holds the GIL for under half a second), and a
+# search scans up to SEARCH_THREADS of them at once, in Edge's own threads: 100k points in 6 segments, p50 2.1 ms on
+# two threads against 3.5 on one (a library loaded at once stays one segment: 3.4).
 DEFAULT_SEGMENTS = int(os.environ.get("QDRANT_EDGE_DEFAULT_SEGMENTS", "4"))
-MAX_SEGMENT_KB = int(os.environ.get("QDRANT_EDGE_MAX_SEGMENT_KB", "200000"))
+MAX_SEGMENT_KB = int(os.environ.get("QDRANT_EDGE_MAX_SEGMENT_KB", "40000"))
+SEARCH_THREADS = int(os.environ.get("QDRANT_EDGE_SEARCH_THREADS", "2"))
 MAX_OVERSAMPLING = 16.0
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 _INT_TYPE = {int}

@@ -30,10 +30,11 @@ def _client(url: str):
     return QdrantClient(url=url, api_key=KEY, timeout=10, check_compatibility=False, https=False)
 
 
-def _start(path: Path, server_logs: Path, monkeypatch) -> tuple[localservers.ManagedProcess, str]:
-    monkeypatch.setenv("QDRANT_EDGE_INDEXING_THRESHOLD_KB", "1")
+def _start(path: Path, server_logs: Path) -> tuple[localservers.ManagedProcess, str]:
     port = localservers.free_port()
-    proc = localservers.vectorstore_server(port=port, path=path, log_dir=server_logs, api_key=KEY).start()
+    proc = localservers.vectorstore_server(
+        port=port, path=path, log_dir=server_logs, api_key=KEY, indexing_threshold_kb=1
+    ).start()
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -89,7 +90,7 @@ def _exact_top(vectors, query, allowed, k: int = 10) -> list[int]:
 
 @pytest.mark.parametrize("language", ["en", "el"])
 def test_the_apps_collection_is_quantized_and_its_filtered_dense_search_matches_the_exact_scan(
-    tmp_path, server_logs, monkeypatch, settings, language
+    tmp_path, server_logs, settings, language
 ):
     """collection_ensure declares int8; once indexed, the app's dense leg (rescored) finds the exact top 10."""
     import numpy as np
@@ -97,7 +98,7 @@ def test_the_apps_collection_is_quantized_and_its_filtered_dense_search_matches_
 
     from documents.services import vectorstore
 
-    proc, url = _start(tmp_path, server_logs, monkeypatch)
+    proc, url = _start(tmp_path, server_logs)
     try:
         settings.QDRANT_URL = url
         settings.QDRANT_COLLECTION_PREFIX = f"q{language}{uuid.uuid4().hex[:6]}"
@@ -140,14 +141,14 @@ def test_the_apps_collection_is_quantized_and_its_filtered_dense_search_matches_
 
 
 def test_an_older_collection_is_quantized_on_the_next_ingest_and_keeps_its_points_across_a_restart(
-    tmp_path, server_logs, monkeypatch, settings
+    tmp_path, server_logs, settings
 ):
     """A collection made before quantization gets it by PATCH (collection_ensure); the store reopens it quantized."""
     from qdrant_client import models
 
     from documents.services import vectorstore
 
-    proc, url = _start(tmp_path, server_logs, monkeypatch)
+    proc, url = _start(tmp_path, server_logs)
     settings.QDRANT_URL = url
     settings.QDRANT_COLLECTION_PREFIX = f"old{uuid.uuid4().hex[:6]}"
     name = vectorstore.collection_name(DIM)
@@ -169,7 +170,7 @@ def test_an_older_collection_is_quantized_on_the_next_ingest_and_keeps_its_point
         assert str(before[0].id) == str(uuid.uuid5(uuid.NAMESPACE_OID, "q5"))
     finally:
         proc.stop()
-    proc, url = _start(tmp_path, server_logs, monkeypatch)
+    proc, url = _start(tmp_path, server_logs)
     try:
         client = _client(url)
         info = client.get_collection(name)
@@ -185,8 +186,8 @@ def test_an_older_collection_is_quantized_on_the_next_ingest_and_keeps_its_point
         proc.stop()
 
 
-def test_unsupported_updates_and_bad_search_params_get_400_in_the_error_envelope(tmp_path, server_logs, monkeypatch):
-    proc, url = _start(tmp_path, server_logs, monkeypatch)
+def test_unsupported_updates_and_bad_search_params_get_400_in_the_error_envelope(tmp_path, server_logs):
+    proc, url = _start(tmp_path, server_logs)
     headers = {"api-key": KEY}
     try:
         create = {"vectors": {"dense": {"size": DIM, "distance": "Cosine"}}}

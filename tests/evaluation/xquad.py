@@ -43,8 +43,8 @@ def collection_settled(timeout: float = 300.0) -> None:
     """Wait until the store has optimized the collection (green): its segments indexed, int8 copy included.
 
     A library at rest is searched that way. The embedded store indexes only segments above
-    ``QDRANT_EDGE_INDEXING_THRESHOLD_KB`` (10 MB), more than XQuAD's paragraphs: run with it at 1 to score the int8
-    scan on them.
+    ``QDRANT_EDGE_INDEXING_THRESHOLD_KB``: 10 MB by default, more than XQuAD's paragraphs, and 1 KB in the tests'
+    store (``qdrant_url``), so these scores are the int8 scan's.
     """
     import time
 
