@@ -44,8 +44,7 @@ from devstack.vectorstore import (
 )
 from devstack.vectorstore.http import Answer, HTTPServer, Request, error_body, serve_until_stopped
 from devstack.vectorstore.rest_models import light_rest_models, rest_models_warm_up
-from devstack.vectorstore.store import quantization_out
-from devstack.vectorstore.translate import DEFAULT_SEGMENTS, INDEXING_THRESHOLD_KB, MAX_SEGMENT_KB
+from devstack.vectorstore.store import collection_info
 
 log = structlog.get_logger(__name__)
 
@@ -168,52 +167,7 @@ class VectorStoreApp:
         Raises:
             StoreError: 404 when the collection does not exist.
         """
-        collection = self.store.get(name)
-        with collection.reading():
-            info = collection.shard.info()
-        vectors: Any = {
-            n: {"size": p["size"], "distance": p["distance"]}
-            | ({"quantization_config": quantization_out(p["quantization"])} if p.get("quantization") else {})
-            for n, p in collection.definition["vectors"].items()
-        }
-        if set(vectors) == {""}:
-            vectors = vectors[""]
-        sparse = {
-            n: ({"modifier": p["modifier"]} if p["modifier"] else {})
-            for n, p in collection.definition["sparse_vectors"].items()
-        }
-        return {
-            "status": collection.status(),
-            "optimizer_status": "ok",
-            "indexed_vectors_count": info.indexed_vectors_count,
-            "points_count": info.points_count,
-            "segments_count": info.segments_count,
-            "config": {
-                "params": {
-                    "vectors": vectors or None,
-                    "sparse_vectors": sparse or None,
-                    "shard_number": 1,
-                    "replication_factor": 1,
-                    "write_consistency_factor": 1,
-                    "on_disk_payload": True,
-                },
-                "hnsw_config": {"m": 0, "ef_construct": 100, "full_scan_threshold": 10_000},  # no graph: exact scans
-                "optimizer_config": {
-                    "deleted_threshold": 0.2,
-                    "vacuum_min_vector_number": 1000,
-                    "default_segment_number": DEFAULT_SEGMENTS,
-                    "max_segment_size": MAX_SEGMENT_KB,
-                    "indexing_threshold": INDEXING_THRESHOLD_KB,
-                    "flush_interval_sec": 5,
-                },
-                "quantization_config": quantization_out(collection.definition.get("quantization")),
-            },
-            "payload_schema": {
-                key: {"data_type": str(index.data_type).rsplit(".", 1)[-1].lower(), "points": index.points}
-                for key, index in info.payload_schema.items()
-            },
-            "created_at": collection.created_at,
-        }
+        return collection_info(self.store.get(name))
 
     def collection_exists(self, data: dict[str, Any], name: str) -> Any:
         """``GET /collections/{name}/exists``: whether the collection exists."""

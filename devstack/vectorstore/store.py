@@ -204,6 +204,55 @@ def _open(name: str, path: Path, definition: dict[str, Any], created_at: str, *,
     )
 
 
+def collection_info(collection: Collection) -> dict[str, Any]:
+    """``GET /collections/{name}``'s answer for ``collection``, in ``models.CollectionInfo``'s shape."""
+    with collection.reading():
+        info = collection.shard.info()
+    vectors: Any = {
+        n: {"size": p["size"], "distance": p["distance"]}
+        | ({"quantization_config": quantization_out(p["quantization"])} if p.get("quantization") else {})
+        for n, p in collection.definition["vectors"].items()
+    }
+    if set(vectors) == {""}:
+        vectors = vectors[""]
+    sparse = {
+        n: ({"modifier": p["modifier"]} if p["modifier"] else {})
+        for n, p in collection.definition["sparse_vectors"].items()
+    }
+    return {
+        "status": collection.status(),
+        "optimizer_status": "ok",
+        "indexed_vectors_count": info.indexed_vectors_count,
+        "points_count": info.points_count,
+        "segments_count": info.segments_count,
+        "config": {
+            "params": {
+                "vectors": vectors or None,
+                "sparse_vectors": sparse or None,
+                "shard_number": 1,
+                "replication_factor": 1,
+                "write_consistency_factor": 1,
+                "on_disk_payload": True,
+            },
+            "hnsw_config": {"m": 0, "ef_construct": 100, "full_scan_threshold": 10_000},  # no graph: exact scans
+            "optimizer_config": {
+                "deleted_threshold": 0.2,
+                "vacuum_min_vector_number": 1000,
+                "default_segment_number": DEFAULT_SEGMENTS,
+                "max_segment_size": MAX_SEGMENT_KB,
+                "indexing_threshold": INDEXING_THRESHOLD_KB,
+                "flush_interval_sec": 5,
+            },
+            "quantization_config": quantization_out(collection.definition.get("quantization")),
+        },
+        "payload_schema": {
+            key: {"data_type": str(index.data_type).rsplit(".", 1)[-1].lower(), "points": index.points}
+            for key, index in info.payload_schema.items()
+        },
+        "created_at": collection.created_at,
+    }
+
+
 class EdgeStore:
     """Every collection of the store directory, opened at start (Edge loads segments lazily from disk)."""
 
