@@ -136,6 +136,20 @@ def test_the_apps_collection_is_quantized_and_its_filtered_dense_search_matches_
             ).points
             assert [str(p.id) for p in floats] == exact  # the float scan is exact
         assert hits / 200 >= 0.98
+        # the int8 copy is what is scanned: without the rescore the scores are int8 approximations of the cosine,
+        # with it they are the float cosine itself
+        query = _vectors(1, seed=999)[0]
+        approx = client.query_points(
+            name,
+            query=query.tolist(),
+            using="dense",
+            limit=10,
+            search_params=models.SearchParams(quantization=models.QuantizationSearchParams(rescore=False)),
+        ).points
+        rescored = client.query_points(name, query=query.tolist(), using="dense", limit=10, search_params=params).points
+        cosine = {ids[i]: float(vectors[i] @ query) for i in range(N)}
+        assert all(abs(p.score - cosine[str(p.id)]) < 1e-4 for p in rescored)
+        assert max(abs(p.score - cosine[str(p.id)]) for p in approx) > 1e-3
     finally:
         proc.stop()
 
