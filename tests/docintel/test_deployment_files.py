@@ -50,6 +50,7 @@ REQUIREMENTS = REPO / "requirements"
 # Each top-level file and the lock the Makefile installs it from. ocr-extra.txt has none: it cannot be resolved next
 # to base.txt (surya-ocr needs transformers>=4.56.1, llm-guard pins 4.51.3) and no target installs it.
 LOCKED = {
+    "pip.txt": "pip.lock",
     "base.txt": "base.lock",
     "dev.txt": "dev.lock",
     "models.txt": "models.lock",
@@ -161,10 +162,11 @@ def test_makefile_installs_only_from_the_locks():
     ]
     # Each stamp is rebuilt when its lock changes.
     expected = {
-        "$(VENV)/.installed-base": {"requirements/base.lock", "requirements/models.lock"},
+        "$(VENV)/.installed-pip": {"requirements/pip.lock"},
+        "$(VENV)/.installed-base": {"requirements/base.lock", "requirements/models.lock", "$(VENV)/.installed-pip"},
         "$(VENV)/.installed-dev": {"requirements/dev.lock"},
-        "$(EVAL_VENV)/.installed": {"requirements/eval.lock"},
-        "$(OCR_VENV)/.installed": {"requirements/ocr-easyocr.lock"},
+        "$(EVAL_VENV)/.installed": {"requirements/eval.lock", "requirements/pip.lock"},
+        "$(OCR_VENV)/.installed": {"requirements/ocr-easyocr.lock", "requirements/pip.lock"},
         "$(LOCK_VENV)/.installed": {"requirements/lock-tools.lock"},
     }
     for stamp, locks in expected.items():
@@ -176,6 +178,13 @@ def test_makefile_installs_only_from_the_locks():
     assert {"lint", "typecheck", "pytest"} <= set(rules["test"][0])
     dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
     assert "pip install --no-cache-dir --require-hashes -r requirements/base.lock" in dockerfile
+    # Every environment's pip comes from pip.lock before its lock is installed (the bundled pip lets pins escape).
+    for stamp, (_, recipe) in rules.items():
+        venvs = [line for line in recipe if " -m venv " in line]
+        if venvs and stamp != "$(PY)":
+            after = recipe[recipe.index(venvs[0]) + 1]
+            assert "pip install -q --require-hashes -r requirements/pip.lock" in after, stamp
+    assert dockerfile.index("requirements/pip.lock") < dockerfile.index("requirements/base.lock")
     assert "requirements/base.txt" not in dockerfile
 
 
