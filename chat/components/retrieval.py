@@ -140,10 +140,10 @@ class HybridQdrantRetriever:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
-        """The running loop's ``AsyncQdrantClient``, its connections kept alive (``client_limits``)."""
+        """The running loop's ``AsyncQdrantClient``, its connections kept alive (``client_connection``)."""
         from qdrant_client import AsyncQdrantClient
 
-        from documents.services.vectorstore import client_limits
+        from documents.services.vectorstore import client_connection
 
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
@@ -153,7 +153,7 @@ class HybridQdrantRetriever:
                 api_key=self.api_key,
                 timeout=int(self.timeout),
                 check_compatibility=False,
-                limits=client_limits(),
+                **client_connection(self.url, asynchronous=True),
             )
             self._clients[loop] = client
         return client
