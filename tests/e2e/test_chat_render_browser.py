@@ -166,3 +166,62 @@ def test_live_answer_streams_as_plain_text_then_shows_the_final_events_html(
     assert "image not loaded" in reports[1]["html"] and "external link" in reports[1]["html"]
     assert _Evil.hits == []
     assert console_errors == [], console_errors
+
+
+def test_streamed_text_keeps_its_line_breaks_until_the_final_html(live_daphne, reader):
+    """Streamed plain text reads as its lines while it streams (not one run-on line), in English and Greek.
+
+    The final event's HTML then lays them out (a list, paragraphs).
+    """
+    answers = [
+        "Steps:\n1. Open the admin\n2. Upload the PDF\n\nThen ask [1]",
+        "Βήματα:\n1. Ανοίξτε τη διαχείριση\n2. Ανεβάστε το PDF\n\nΜετά ρωτήστε [1]",
+    ]
+    with translation.override("en"):
+        finals = [
+            answer_event(text=t, citations=CITES[:1], response_id=0, query_id=0, status="completed")  # type: ignore[arg-type]
+            for t in answers
+        ]
+    sockets: list[Any] = []
+    asked: list[str] = []
+
+    def stand_in(ws) -> None:
+        def on_message(message) -> None:
+            if json.loads(message)["type"] == "question":
+                text = answers[len(asked)]
+                asked.append(text)
+                for i in range(0, len(text), 5):
+                    ws.send(json.dumps(token_event(text[i : i + 5])))
+
+        ws.on_message(on_message)
+        sockets.append(ws)
+
+    streamed_lines: list[list[str]] = []
+    final_lines: list[list[str]] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+        console_errors = _console_errors(context)
+        page = context.new_page()
+        page.route_web_socket("**/ws/chat/**", stand_in)
+        try:
+            sign_in_and_open_a_session(page, live_daphne.http)
+            for n, (text, final) in enumerate(zip(answers, finals, strict=True)):
+                page.fill("#question", f"question {n}")
+                page.click("#send")
+                md = page.locator("#exchanges .answer .md").nth(n)
+                page.wait_for_function("([md, t]) => md.textContent === t", arg=[md.element_handle(), text])
+                assert page.locator("#exchanges .answer.status-streaming").count() == 1
+                streamed_lines.append([line for line in md.inner_text().split("\n") if line.strip()])
+                sockets[-1].send(json.dumps(final))
+                page.wait_for_selector(f"#exchanges .answer.answered >> nth={n}")
+                final_lines.append([line for line in md.inner_text().split("\n") if line.strip()])
+        finally:
+            context.close()
+            browser.close()
+    # innerText is the text as laid out: with collapsed white space the four lines came back as one
+    assert streamed_lines[0][:3] == ["Steps:", "1. Open the admin", "2. Upload the PDF"], streamed_lines
+    assert streamed_lines[1][:3] == ["Βήματα:", "1. Ανοίξτε τη διαχείριση", "2. Ανεβάστε το PDF"], streamed_lines
+    assert all(len(lines) == 4 for lines in streamed_lines), streamed_lines
+    assert all(len(lines) >= 3 for lines in final_lines), final_lines  # the server's HTML keeps them apart too
+    assert console_errors == [], console_errors
