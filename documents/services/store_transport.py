@@ -161,12 +161,16 @@ def _read_body(reader: _SocketReader, head: _Head) -> bytes:
 
 
 def _server_closed(sock: socket.socket) -> bool:
-    """Whether an idle kept-alive socket is readable: the server closed it (or sent what nobody asked for)."""
+    """Whether an idle kept-alive socket is readable: the server closed it (or sent what nobody asked for).
+
+    ``poll``, not ``select``: a busy process (Daphne with many sockets) holds descriptors beyond ``select``'s 1024.
+    """
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _errors(connect: bool) -> Callable[[OSError, httpx.Request], httpx.TransportError]:

@@ -351,3 +351,28 @@ def test_an_unreachable_store_on_the_lean_transport_is_vector_store_unavailable(
         assert isinstance(remote.openapi_client.client._client._transport, LeanTransport)
         with pytest.raises(VectorStoreUnavailable), vectorstore.store_errors_as_transient():
             client.get_collections()
+
+
+def test_the_closed_check_works_on_a_descriptor_beyond_selects_1024():
+    """The idle check tells open from closed on a descriptor above 1024, as a web process with many sockets has.
+
+    ``select`` refuses such a descriptor, which would have dropped every kept-alive connection.
+    """
+    import os
+
+    from documents.services.store_transport import _server_closed
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    peer, _ = listener.accept()
+    high = os.dup2(client.fileno(), 1500)
+    sock = socket.socket(fileno=high)
+    try:
+        assert sock.fileno() > 1024
+        assert _server_closed(sock) is False  # open and idle: reusable
+        peer.close()
+        assert _server_closed(sock) is True  # the server closed it
+    finally:
+        sock.close()
+        client.close()
+        listener.close()
