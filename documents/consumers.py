@@ -18,17 +18,20 @@ class DocumentProgressConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc
     """
 
     async def connect(self) -> None:
-        """Accept, then keep only staff librarians: they join the progress group; others are closed (4401/4403)."""
+        """Keep only staff librarians; others are accepted and closed at once (4401/4403).
+
+        A librarian joins the progress group before the socket is accepted: no event sent after the handshake is lost.
+        """
         user = self.scope.get("user")
+        signed_in = user is not None and user.is_authenticated
+        is_librarian = signed_in and await _is_librarian(user)
+        if is_librarian:
+            await self.channel_layer.group_add(PROGRESS_GROUP, self.channel_name)
         await self.accept()
-        if user is None or not user.is_authenticated:
+        if not signed_in:
             await self.close(code=4401)
-            return
-        is_librarian = await _is_librarian(user)
-        if not is_librarian:
+        elif not is_librarian:
             await self.close(code=4403)
-            return
-        await self.channel_layer.group_add(PROGRESS_GROUP, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         """Leave the progress group (a no-op for a socket that never joined it).
