@@ -112,6 +112,38 @@ async def test_progress_socket_delivers_events_to_a_librarian(librarian):
     await communicator.disconnect()
 
 
+async def test_a_librarian_is_in_the_progress_group_before_the_handshake_completes(librarian, monkeypatch):
+    """An event published the moment the socket opens reaches it, however long joining the group takes.
+
+    Joining is slowed down here: accepting before joining (the old order) lost this event, as it once did in CI.
+    """
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from channels_redis.core import RedisChannelLayer
+
+    from documents.events import DocumentProgress, publish_progress
+
+    join = RedisChannelLayer.group_add
+
+    async def slow_join(self, group, channel):
+        await asyncio.sleep(0.5)
+        await join(self, group, channel)
+
+    monkeypatch.setattr(RedisChannelLayer, "group_add", slow_join)
+    token = str(AccessToken.for_user(librarian))
+    communicator, connected = await _connect("/ws/documents/progress/", ["bearer", token])
+    assert connected
+    progress: DocumentProgress = {
+        "id": 8, "status": "completed", "stage": "done", "stage_display": "Ολοκληρώθηκε", "progress": 100,
+        "error_code": "",
+    }  # fmt: skip
+    await sync_to_async(publish_progress)(progress)
+    message = await communicator.receive_json_from(timeout=5)
+    assert message == {"type": "document.progress", "document": progress}
+    await communicator.disconnect()
+
+
 async def test_foreign_origin_is_refused(librarian):
     token = str(AccessToken.for_user(librarian))
     _, connected = await _connect(
