@@ -7,8 +7,9 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -252,6 +253,85 @@ class ChunkQuerySet(models.QuerySet["Chunk"]):
         """Passages retrieval may return (everything but the quarantined ones)."""
         return self.exclude(injection_flag=True, released_at__isnull=True)
 
+    def hits_visible_to(self, user: User | Any, vector_ids: list[str]) -> list[Chunk]:
+        """The :meth:`retrievable` chunks of ``vector_ids`` whose document ``user`` may read, with ``document_title``.
+
+        The rules are :meth:`DocumentQuerySet.visible_to`'s, checked again at this moment (a document deleted,
+        superseded or un-shared since it was indexed is dropped). On PostgreSQL they are one raw query
+        (:data:`HITS_VISIBLE_SQL`): building and compiling the two ORM queries cost more than PostgreSQL's own
+        execution (1.3 and 1.4 ms against 0.3 each). Elsewhere, and as the reference it is tested against, the ORM's
+        (:meth:`hits_visible_to_orm`).
+        """
+        if not vector_ids or user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return []
+        if connection.vendor != "postgresql":
+            return self.hits_visible_to_orm(user, vector_ids)
+        params = {
+            "ids": [uuid.UUID(v) for v in vector_ids],
+            "librarian": bool(user.is_librarian),
+            "completed": Document.Status.COMPLETED.value,
+            "user": user.pk,
+        }
+        return list(Chunk.objects.raw(_hits_visible_sql(), params))
+
+    def hits_visible_to_orm(self, user: User | Any, vector_ids: list[str]) -> list[Chunk]:
+        """:meth:`hits_visible_to` through the ORM: the hits, then which of their documents ``user`` may read.
+
+        Two queries, not one: ``document__in=visible`` (or a correlated EXISTS) let PostgreSQL start from every
+        visible document when the table's statistics were stale, as after a bulk load (5-10 ms at 100k chunks).
+        """
+        found = list(
+            self.retrievable()
+            .filter(vector_id__in=vector_ids)
+            .select_related("document")
+            .only(*_HIT_FIELDS, "document__id", "document__title")
+        )
+        readable = set(
+            Document.objects.visible_to(user)
+            .filter(pk__in={c.document_id for c in found})
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+        hits = [c for c in found if c.document_id in readable]
+        for chunk in hits:
+            chunk.document_title = chunk.document.title
+        return hits
+
+
+# What a retrieved passage needs of its chunk (a chunk row also holds its box, metadata, rule...).
+_HIT_FIELDS = (
+    "id", "document_id", "text", "page_start", "page_end", "heading_path", "vector_id", "injection_flag", "released_at",
+)  # fmt: skip
+
+
+def _hits_visible_sql() -> str:
+    """:meth:`ChunkQuerySet.hits_visible_to`'s query on PostgreSQL, the tables named from the models.
+
+    The hits come first, materialised (an optimisation fence): PostgreSQL then never starts from the visible
+    documents, whatever its statistics say. Then, as in ``visible_to``: the document is not being deleted and is the
+    current version; a librarian (or superuser) reads it; a reader only when it is completed and shared with one of
+    their groups, read live from the membership table (not from the groups the search was filtered by).
+    """
+    global HITS_VISIBLE_SQL  # noqa: PLW0603 - built once, on first use (the models must be loaded)
+    if HITS_VISIBLE_SQL is None:
+        shares = Document.access_groups.through._meta.db_table
+        members = get_user_model().groups.through._meta.db_table
+        columns = ", ".join(f"h.{name}" for name in _HIT_FIELDS)
+        # table and column names from the models; every value is a parameter
+        HITS_VISIBLE_SQL = (
+            f"WITH h AS MATERIALIZED (SELECT {', '.join(_HIT_FIELDS)} FROM {Chunk._meta.db_table}"  # noqa: S608
+            " WHERE vector_id = ANY(%(ids)s) AND NOT (injection_flag AND released_at IS NULL))"
+            f" SELECT {columns}, d.title AS document_title FROM h JOIN {Document._meta.db_table} d"
+            " ON d.id = h.document_id"
+            " WHERE d.deleted_at IS NULL AND d.is_current AND (%(librarian)s OR (d.status = %(completed)s AND EXISTS ("
+            f"SELECT 1 FROM {shares} s JOIN {members} m ON m.group_id = s.group_id"
+            " WHERE s.document_id = d.id AND m.user_id = %(user)s)))"
+        )
+    return HITS_VISIBLE_SQL
+
+
+HITS_VISIBLE_SQL: str | None = None
+
 
 class Chunk(models.Model):
     """A retrievable passage of a document, with where it sits in the source (page/slide, heading, box)."""
@@ -293,6 +373,7 @@ class Chunk(models.Model):
         verbose_name=_("released by"),
     )
     meta = models.JSONField(_("metadata"), default=dict, blank=True)
+    document_title: str  # not a column: set on the chunks ChunkQuerySet.hits_visible_to returns
 
     objects = ChunkQuerySet.as_manager()
 

@@ -15,7 +15,7 @@ from django.db import connection
 
 from chat.components.scope import AccessScope
 from chat.services.pipelines_cache import loop_pipeline
-from documents.models import Chunk, Document
+from documents.models import Chunk
 
 
 @dataclass
@@ -93,24 +93,28 @@ def db_call[R](fn: Callable[..., R]) -> Callable[..., Awaitable[R]]:
 
 
 class EarlyEmbedding:
-    """A question's dense embedding started before the input guard has passed it, to overlap the two.
+    """A question's dense embedding (and its reader's access scope) started before the input guard has passed it.
 
     The guard's scanners run in a worker thread while the embedding server (its own process, the other core) embeds
-    the question. Only a vector of exactly the question that is searched is used (:meth:`vector_for`): when the guard
-    rewrote it (a redacted secret) or a follow-up was condensed, it is dropped and the searched text is embedded. The
-    raw question then went to the embedding service, which is the organisation's own and keeps nothing (it embeds
-    every document too); it never reaches the LLM, the logs or the database.
+    the question, and Django's sync thread reads the reader's roles and groups: the three overlap. Only a vector of
+    exactly the question that is searched is used (:meth:`vector_for`): when the guard rewrote it (a redacted secret)
+    or a follow-up was condensed, it is dropped and the searched text is embedded. The raw question then went to the
+    embedding service, which is the organisation's own and keeps nothing (it embeds every document too); it never
+    reaches the LLM, the logs or the database. The scope depends on the reader only, so it serves whatever is
+    searched; hydration reads the reader's groups again, live, whatever the scope said.
     """
 
-    def __init__(self, text: str) -> None:
-        """Start embedding ``text`` on the running loop (the event loop's kept-alive client).
+    def __init__(self, text: str, user: Any = None) -> None:
+        """Start embedding ``text`` on the running loop (the event loop's kept-alive client), and ``user``'s scope.
 
         Args:
             text: the question as the reader sent it.
+            user: the reader whose scope to read beside it (None: :func:`passages_retrieve` reads it itself).
         """
         from documents.services.embeddings import aembed_query
 
         self.text = text
+        self.user = user
         self.duration_ms = 0.0  # the embedding's own time, once it is done (only part of it is waited for)
 
         async def timed() -> list[float]:
@@ -121,8 +125,13 @@ class EarlyEmbedding:
                 self.duration_ms = (time.perf_counter() - started) * 1000
 
         self._task: asyncio.Task[list[float]] = asyncio.ensure_future(timed())
-        # A dropped or failed embedding is never awaited: retrieve its outcome so asyncio does not report it.
-        self._task.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self._scope: asyncio.Task[AccessScope] | None = None
+        if user is not None:
+            self._scope = asyncio.ensure_future(db_call(access_scope_for)(user))
+        # A dropped or failed task is never awaited: retrieve its outcome so asyncio does not report it.
+        for task in (self._task, self._scope):
+            if task is not None:
+                task.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def vector_for(self, text: str) -> list[float] | None:
         """The vector of ``text`` if that is the text this embedding was started for, else None (and it is dropped).
@@ -132,17 +141,25 @@ class EarlyEmbedding:
         from docintel.errors import DocIntelError
 
         if text != self.text:
-            self.discard()
+            self._task.cancel()
             return None
         try:
             return await self._task
         except DocIntelError:
             return None
 
+    async def scope_for(self, user: Any) -> AccessScope | None:
+        """The access scope read for ``user`` beside the guard, or None when it was started for no one else."""
+        if self._scope is None or user is not self.user:
+            return None
+        return await self._scope
+
     def discard(self) -> None:
-        """Cancel the embedding if it still runs (a blocked question, a rewritten one, an answer that ended)."""
+        """Cancel what still runs (a blocked question, a rewritten one, an answer that ended)."""
         with contextlib.suppress(RuntimeError):  # the loop is already closed: nothing runs any more
             self._task.cancel()
+            if self._scope is not None:
+                self._scope.cancel()
 
 
 def access_scope_for(user: Any) -> AccessScope:
@@ -157,33 +174,14 @@ def access_scope_for(user: Any) -> AccessScope:
     return AccessScope(unrestricted=False, group_ids=tuple(sorted(user.group_ids)))
 
 
-# What a retrieved passage needs from its chunk and document (a chunk row also holds its box, metadata, rule...).
-HYDRATED_FIELDS = (
-    "id", "document_id", "text", "page_start", "page_end", "heading_path", "vector_id", "injection_flag",
-    "released_at", "document__id", "document__title",
-)  # fmt: skip
-
-
 def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -> list[RetrievedPassage]:
-    """Load the chunks behind the vector hits, again through ``Document.objects.visible_to``.
+    """Load the chunks behind the vector hits, again under ``Document.objects.visible_to``'s rules.
 
     Defence in depth: a point whose document was deleted or un-shared since indexing is dropped, and so is a
     quarantined passage (flagged as injected text, not released) whose point has not been updated yet.
     """
-    vector_ids = [pid for pid, _, _ in ids_in_order]
-    # Two small queries: the hits by their unique vector id, then which of their documents the reader may see. One
-    # query (``document__in=visible``, or a correlated EXISTS) let PostgreSQL start from every visible document
-    # when the table's statistics were stale, as after a bulk load: 5-10 ms at 100k chunks, against under 1 ms.
-    found = list(
-        Chunk.objects.retrievable().filter(vector_id__in=vector_ids).select_related("document").only(*HYDRATED_FIELDS)
-    )
-    readable = set(
-        Document.objects.visible_to(user)
-        .filter(pk__in={c.document_id for c in found})
-        .order_by()
-        .values_list("pk", flat=True)
-    )
-    chunks = {str(c.vector_id): c for c in found if c.document_id in readable}
+    found = Chunk.objects.hits_visible_to(user, [pid for pid, _, _ in ids_in_order])
+    chunks = {str(c.vector_id): c for c in found}
     out: list[RetrievedPassage] = []
     for pid, meta, score in ids_in_order:
         chunk = chunks.get(pid)
@@ -193,7 +191,7 @@ def _hydrate(user: Any, ids_in_order: list[tuple[str, dict[str, Any], float]]) -
             RetrievedPassage(
                 chunk_id=chunk.pk,
                 document_id=chunk.document_id,
-                document_title=chunk.document.title,
+                document_title=chunk.document_title,
                 text=chunk.text,
                 page=chunk.page_start,
                 page_end=chunk.page_end,
@@ -225,7 +223,8 @@ async def passages_retrieve(
         top_k: passages to return (default ``DOCINTEL_RETRIEVAL_TOP_K``).
         mode: ``hybrid`` (default), ``dense`` or ``keyword``.
         hydrate: load the chunks from the database (False: ids and scores only, for evaluation).
-        early: the question's embedding, started earlier (:class:`EarlyEmbedding`); used only if it is of ``text``.
+        early: the question's embedding, started earlier (:class:`EarlyEmbedding`); used only if it is of ``text``,
+            and the scope read beside it, used only if it is of ``user``.
 
     Returns:
         The fused passages, best first, with the per-mode rankings and timings.
@@ -238,8 +237,10 @@ async def passages_retrieve(
     from docintel.errors import DocIntelError
 
     began = time.perf_counter()
-    scope = await db_call(access_scope_for)(user)
-    scope_ms = (time.perf_counter() - began) * 1000
+    scope = None if early is None else await early.scope_for(user)
+    if scope is None:
+        scope = await db_call(access_scope_for)(user)
+    scope_ms = (time.perf_counter() - began) * 1000  # what the search waited for it
     k = top_k or settings.DOCINTEL_RETRIEVAL_TOP_K
     if scope.is_empty:
         if early is not None:

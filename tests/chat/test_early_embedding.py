@@ -6,6 +6,7 @@ Real embedding server, vector store, guards and LLM; English and Greek.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -79,14 +80,55 @@ def test_an_answered_question_is_embedded_once_beside_the_guard(indexed, reader,
 def test_retrieval_with_the_early_embedding_is_the_same_as_without(indexed, reader, embedded, language):
     question = QUESTIONS[language]
 
-    async def both() -> tuple[Any, Any]:
+    async def both() -> tuple[Any, Any, Any]:
         plain = await passages_retrieve(user=reader, text=question, top_k=5)
         early = await passages_retrieve(user=reader, text=question, top_k=5, early=EarlyEmbedding(question))
-        return plain, early
+        scoped = await passages_retrieve(user=reader, text=question, top_k=5, early=EarlyEmbedding(question, reader))
+        return plain, early, scoped
 
-    plain, early = asyncio.run(both())
-    assert plain.passages and _ranking(early) == _ranking(plain)
-    assert embedded == [question, question]  # one each: the early vector replaced the pipeline's call
+    plain, early, scoped = asyncio.run(both())
+    assert plain.passages and _ranking(early) == _ranking(plain) == _ranking(scoped)
+    assert embedded == [question] * 3  # one each: the early vector replaced the pipeline's call
+
+
+@pytest.mark.parametrize("language", ["en", "el"])
+def test_the_readers_scope_is_read_once_beside_the_guard(indexed, reader, monkeypatch, language):
+    import guards
+    from chat.services import retrieval
+
+    moments: list[tuple[str, float]] = []
+    real_scope, real_guard = retrieval.access_scope_for, guards.input_guard
+
+    def scope(user: Any) -> Any:
+        moments.append(("scope", time.perf_counter()))
+        return real_scope(user)
+
+    async def guard(**kwargs: Any) -> Any:
+        try:
+            return await real_guard(**kwargs)
+        finally:
+            moments.append(("guard done", time.perf_counter()))
+
+    monkeypatch.setattr(retrieval, "access_scope_for", scope)
+    monkeypatch.setattr(guards, "input_guard", guard)
+    events = asyncio.run(_collect(user=reader, text=QUESTIONS[language]))
+    assert events[-1]["type"] == "answer", events[-1]
+    assert [name for name, _ in moments] == ["scope", "guard done"]  # started before the guard ended, and only once
+    dam = Chunk.objects.get(text=PASSAGES[language][1])
+    assert Query.objects.get(pk=events[-1]["query_id"]).response.retrieved[0]["chunk_id"] == dam.pk
+
+
+def test_a_scope_started_for_another_user_is_not_used(indexed, reader, outsider):
+    question = QUESTIONS["el"]
+
+    async def run() -> tuple[Any, Any]:
+        early = EarlyEmbedding(question, outsider)  # who sees nothing
+        return await passages_retrieve(user=reader, text=question, top_k=5, early=early), await passages_retrieve(
+            user=outsider, text=question, top_k=5, early=EarlyEmbedding(question, outsider)
+        )
+
+    for_reader, for_outsider = asyncio.run(run())
+    assert for_reader.passages and for_outsider.passages == []
 
 
 @pytest.mark.parametrize("language", ["en", "el"])

@@ -3,7 +3,8 @@
 Stages, in order (each a function of this package or of :mod:`chat.services`):
 
 1. input guard (:func:`guards.input_guard`); a blocked question ends here. The question's embedding runs beside it
-   (:class:`chat.services.retrieval.EarlyEmbedding`), used only for the very text that is searched
+   (:class:`chat.services.retrieval.EarlyEmbedding`), used only for the very text that is searched, and so does
+   the reading of the reader's access scope
 2. condense a follow-up within the budget (:mod:`.condense`)
 3. permission-filtered hybrid retrieval (:func:`chat.services.retrieval.passages_retrieve`); nothing relevant:
    "the documents do not say"
@@ -284,8 +285,9 @@ async def _answer(
         return response
 
     run = AnswerRun(started=time.perf_counter())
-    # 1. input guard, with the question's embedding started beside it (used only if the guard passes it unchanged)
-    early = EarlyEmbedding(text)
+    # 1. input guard, with the question's embedding (used only if the guard passes it unchanged) and the reader's
+    # access scope started beside it
+    early = EarlyEmbedding(text, user)
     try:
         if session is not None:
             await db_call(store.session_check)(user, session)
