@@ -421,15 +421,27 @@ def retrievable_conditions() -> list[Any]:
 def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
     """The Qdrant filter of a search: a reader's groups (``None``: a librarian, every group), never a held-out point.
 
-    One condition on ``search_keys``: a quarantined or staged point has no keys, so no search matches it, librarians'
-    neither. An empty list gives a filter nothing matches: never a query without a filter for a reader.
+    Conditions on ``search_keys`` only: a quarantined or staged point has no keys, so no search matches it,
+    librarians' neither. An empty list gives a filter nothing matches: never a query without a filter for a reader.
+
+    The reader's keys are exact-value conditions, any of which matches (``should``), rather than one ``MatchAny``:
+    Qdrant Edge checks a point against a ``MatchValue`` about twice as fast. For a reader who sees half of 100k
+    chunks, the filtered dense scan took 2.5-3.5 ms against 5.8-7.8 ms, for 1 to 32 groups alike; a librarian's
+    (every point) 4.6-4.8 against 8.9-11.7 (issue 12). Beyond :data:`MAX_KEY_CONDITIONS` groups it stays one
+    ``MatchAny`` (the store bounds a filter's conditions).
     """
     from qdrant_client import models
 
     if group_ids is not None and not group_ids:
         return models.Filter(must=[models.HasIdCondition(has_id=[])])
     keys = [LIBRARIAN_KEY] if group_ids is None else sorted({int(g) for g in group_ids})
-    return models.Filter(must=[models.FieldCondition(key=SEARCH_KEYS, match=models.MatchAny(any=keys))])
+    if len(keys) > MAX_KEY_CONDITIONS:
+        return models.Filter(must=[models.FieldCondition(key=SEARCH_KEYS, match=models.MatchAny(any=keys))])
+    conditions: list[Any] = [models.FieldCondition(key=SEARCH_KEYS, match=models.MatchValue(value=k)) for k in keys]
+    return models.Filter(must=conditions) if len(conditions) == 1 else models.Filter(should=conditions)
+
+
+MAX_KEY_CONDITIONS = 64  # a reader's groups as that many exact-value conditions at most (then one MatchAny)
 
 
 def points_set_quarantine(*, point_ids: Sequence[str], quarantined: bool) -> None:

@@ -209,7 +209,9 @@ def search_narrowing(*, filters: SearchFilters, document_ids: list[int] | None) 
     if document_ids is not None:
         conditions.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids)))
     if filters.group_id is not None:
-        conditions.append(models.FieldCondition(key="access_group_ids", match=models.MatchAny(any=[filters.group_id])))
+        conditions.append(
+            models.FieldCondition(key="access_group_ids", match=models.MatchValue(value=filters.group_id))
+        )
     return models.Filter(must=conditions) if conditions else None
 
 

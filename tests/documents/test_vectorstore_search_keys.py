@@ -209,3 +209,29 @@ def test_reconcile_repairs_keys_a_crash_left_behind(store, groups, lang):
     assert _found([theirs.pk]) == {(document.pk, 0), (document.pk, 1)}
     assert _found([mine.pk]) == set()
     assert reconcile.vectorstore_reconcile().keys_repaired == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_shape_of_the_permission_filter_finds_exactly_the_readers_points(store, lang):
+    """One group (a MatchValue), several (any of them), more than MAX_KEY_CONDITIONS (one MatchAny), a librarian."""
+    from qdrant_client import models
+
+    groups = [Group.objects.create(name=f"shape-{lang}-{i}") for i in range(3)]
+    docs = [make_document(title=f"shape {lang} {i}", language=lang, groups=[g]) for i, g in enumerate(groups)]
+    for doc, group in zip(docs, groups, strict=True):
+        _index(doc, TEXTS[lang], [group.pk], quarantined=1)
+    visible = {i: {(doc.pk, 0)} for i, doc in enumerate(docs)}
+    strangers = list(range(10_000_000, 10_000_000 + vectorstore.MAX_KEY_CONDITIONS))  # groups nobody shares with
+
+    one = vectorstore.permission_filter(group_ids=[groups[0].pk])
+    two = vectorstore.permission_filter(group_ids=[groups[2].pk, groups[0].pk])
+    many = vectorstore.permission_filter(group_ids=[groups[1].pk, *strangers])
+    assert [type(c.match) for c in one.must] == [models.MatchValue] and one.should is None
+    assert [c.match.value for c in two.should] == sorted([groups[0].pk, groups[2].pk]) and two.must is None
+    assert isinstance(many.must[0].match, models.MatchAny) and len(many.must[0].match.any) == len(strangers) + 1
+    assert _found([groups[0].pk]) == visible[0]
+    assert _found([groups[2].pk, groups[0].pk]) == visible[0] | visible[2]
+    assert _found([groups[1].pk, *strangers]) == visible[1]
+    assert _found(strangers) == set()
+    assert _found(None) == visible[0] | visible[1] | visible[2]  # never the quarantined passage 1
