@@ -283,9 +283,8 @@ def _run(args: argparse.Namespace, workdir: Path, ingest_url: str | None) -> int
             # so the scope's queries are timed as a real question pays them). Not timed: the transport's own step.
             asking = await db_call(user_current)(user_id=reader.pk)
             t0 = time.perf_counter()
-            early = (
-                EarlyEmbedding(question, asking) if early_embedding else None
-            )  # as the answer path: beside the guard
+            # as the answer path: the embedding and the reader's scope beside the guard
+            early = EarlyEmbedding(question, asking) if early_embedding else None
             verdict = await input_guard(text=question)
             t1 = time.perf_counter()
             result = await passages_retrieve(user=asking, text=verdict.text, early=early)
