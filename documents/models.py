@@ -68,8 +68,9 @@ class DocumentQuerySet(models.QuerySet["Document"]):
         """Documents ``user`` may read. Default deny: without a shared access group only librarians see a document.
 
         Readers see only completed documents; librarians and superusers see every active one. Only the current
-        version of a document passes, for everyone: retrieval hydrates its hits through this, so a superseded or a
-        still-ingesting version is never cited.
+        version of a document passes, for everyone: retrieval hydrates its hits through these rules, so a superseded or
+        a still-ingesting version is never cited. :meth:`ChunkQuerySet.hits_visible_to` repeats them as one SQL query
+        on PostgreSQL: a change here goes there too (its test compares the two for every kind of user).
         """
         qs = self.active()
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -272,7 +273,7 @@ class ChunkQuerySet(models.QuerySet["Chunk"]):
             "completed": Document.Status.COMPLETED.value,
             "user": user.pk,
         }
-        return list(Chunk.objects.raw(_hits_visible_sql(), params))
+        return list(self.model.objects.raw(_hits_visible_sql(), params))
 
     def hits_visible_to_orm(self, user: User | Any, vector_ids: list[str]) -> list[Chunk]:
         """:meth:`hits_visible_to` through the ORM: the hits, then which of their documents ``user`` may read.
