@@ -89,6 +89,22 @@ def fresh_throttles(settings, request):
 
 
 @pytest.fixture
+def rate_window_held(monkeypatch) -> float:
+    """The question rate's one-minute window held still at its middle, so a test cannot straddle two windows.
+
+    Returns:
+        The held clock reading (seconds since the epoch, 30 s into the current minute).
+    """
+    import time
+
+    from chat.services import quota
+
+    held = (time.time() // 60) * 60 + 30
+    monkeypatch.setattr(quota, "clock", lambda: held)
+    return held
+
+
+@pytest.fixture
 def api_as(fresh_throttles) -> Callable[..., APIClient]:
     def make(user=None) -> APIClient:
         client = APIClient()

@@ -168,7 +168,9 @@ def test_service_errors_keep_their_code_and_status(api_as, reader, monkeypatch, 
     assert response.json() == {"code": code, "message": error.message, "detail": error.detail}
 
 
-def test_questions_are_limited_by_the_service_quota_on_both_routes(api_as, reader, outsider, settings, monkeypatch):
+def test_questions_are_limited_by_the_service_quota_on_both_routes(
+    api_as, reader, outsider, settings, monkeypatch, rate_window_held
+):
     """Both transports refuse a question past the quota, and nothing is asked.
 
     The quota lives in the answering service (chat.services.quota): 429 with Retry-After on the sync route, one

@@ -51,3 +51,31 @@ def test_only_the_evaluation_harness_asks_past_the_limit(lang, settings):
     for text in ("   ", "a\x00b"):
         with pytest.raises(InvalidInput):
             question_check(text=text, limited=False)
+
+
+async def test_the_rate_counts_questions_per_minute_and_opens_again_with_the_next_minute(settings, monkeypatch):
+    """The window is the clock's minute: the refusal says how long is left of it, the next minute counts afresh."""
+    import uuid
+
+    from chat.services import quota
+    from docintel.errors import RateLimited
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+    settings.DOCINTEL_QUESTIONS_PER_MINUTE, settings.DOCINTEL_ANSWERS_CONCURRENT = 2, 1
+    minute = 29_000_000 * 60.0
+    now = [minute + 15]
+    monkeypatch.setattr(quota, "clock", lambda: now[0])
+    for _ in range(2):
+        await (await quota.answer_admit(user_id=7)).release()
+    with pytest.raises(RateLimited) as refused:
+        await quota.answer_admit(user_id=7)
+    assert refused.value.code == "rate_limited" and refused.value.detail == {"retry_after": 46}
+    await (await quota.answer_admit(user_id=8)).release()  # another user has a rate of their own
+    now[0] = minute + 59.5
+    with pytest.raises(RateLimited) as refused:
+        await quota.answer_admit(user_id=7)
+    assert refused.value.detail == {"retry_after": 1}
+    now[0] = minute + 60
+    await (await quota.answer_admit(user_id=7)).release()  # a new minute
