@@ -115,6 +115,32 @@ def test_ranking_is_the_answering_retrieval(laws, reader, settings):
         assert [round(h.score, 6) for h in page.hits] == [round(p.score, 6) for p in retrieved.passages]
 
 
+def test_filters_narrow_a_reader_of_several_groups_inside_their_groups(laws, roles, legal):
+    """A reader of two groups: the permission filter is any of them (should), the narrowing a must beside it."""
+    from django.contrib.auth.models import Group
+
+    from docintel.roles import READER
+    from documents.services import vectorstore
+
+    greek, _, english, _ = laws
+    audit = Group.objects.create(name="audit")
+    minutes = make_document(title="Πρακτικά επιτροπής ελέγχου", groups=[audit], language="el")
+    index_document(minutes, ["Η επιτροπή ελέγχου συνεδρίασε και ενέκρινε τον έλεγχο (audit committee minutes)."])
+    both = User.objects.create_user("two-groups@example.com", "pw-two-groups-1")
+    both.groups.add(roles[READER], legal, audit)
+    assert vectorstore.permission_filter(group_ids=[legal.pk, audit.pk]).should  # the shape under test
+
+    def docs(**filters):
+        return {d.document_id for d in run(user=both, text="επιτροπή ελέγχου audit committee", page_size=50,
+                                              filters=SearchFilters(**filters)).documents}  # fmt: skip
+
+    assert docs() == {english.pk, minutes.pk}  # never the finance-only Greek law
+    assert docs(language="el") == {minutes.pk} and docs(language="en") == {english.pk}
+    assert docs(group_id=legal.pk) == {english.pk} and docs(group_id=audit.pk) == {minutes.pk}
+    with pytest.raises(DocumentNotFound):  # the finance-only law as a filter: not found, as for any stranger
+        docs(document_id=greek.pk)
+
+
 def test_filters_language_document_group_and_upload_date(laws, reader, librarian, finance, legal):
     greek, _, english, _ = laws
 
