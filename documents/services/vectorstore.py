@@ -418,6 +418,9 @@ def retrievable_conditions() -> list[Any]:
     ]
 
 
+MAX_KEY_CONDITIONS = 64  # a reader's groups as that many exact-value conditions at most (then one MatchAny)
+
+
 def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
     """The Qdrant filter of a search: a reader's groups (``None``: a librarian, every group), never a held-out point.
 
@@ -439,9 +442,6 @@ def permission_filter(*, group_ids: Sequence[int] | None) -> Any:
         return models.Filter(must=[models.FieldCondition(key=SEARCH_KEYS, match=models.MatchAny(any=keys))])
     conditions: list[Any] = [models.FieldCondition(key=SEARCH_KEYS, match=models.MatchValue(value=k)) for k in keys]
     return models.Filter(must=conditions) if len(conditions) == 1 else models.Filter(should=conditions)
-
-
-MAX_KEY_CONDITIONS = 64  # a reader's groups as that many exact-value conditions at most (then one MatchAny)
 
 
 def points_set_quarantine(*, point_ids: Sequence[str], quarantined: bool) -> None:
