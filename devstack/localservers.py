@@ -310,6 +310,7 @@ def vectorstore_server(
     log_dir: Path | None = None,
     api_key: str | None = None,
     indexing_threshold_kb: int | None = None,
+    payload_memory: str | None = None,
 ) -> ManagedProcess:
     """The Qdrant Edge store behind Qdrant's REST API at ``http://127.0.0.1:{port}``.
 
@@ -326,6 +327,8 @@ def vectorstore_server(
         indexing_threshold_kb: index (int8 copy, payload indexes) segments above this size instead of the store's
             default (``QDRANT_EDGE_INDEXING_THRESHOLD_KB``, 10 MB): tests lower it so small collections are searched
             the way a large library is.
+        payload_memory: ``cold`` or ``cached`` instead of the store's default (``QDRANT_EDGE_PAYLOAD_MEMORY``,
+            cached): a test makes a store as an earlier version did, cold, and opens it with today's default.
 
     Returns:
         The process, not yet started; ready once ``/readyz`` answers.
@@ -333,6 +336,8 @@ def vectorstore_server(
     extra = {"QDRANT_API_KEY": api_key} if api_key else {}
     if indexing_threshold_kb is not None:
         extra["QDRANT_EDGE_INDEXING_THRESHOLD_KB"] = str(indexing_threshold_kb)
+    if payload_memory is not None:
+        extra["QDRANT_EDGE_PAYLOAD_MEMORY"] = payload_memory
     return ManagedProcess(
         name="vectorstore",
         argv=[

@@ -245,6 +245,10 @@ QDRANT_TIMEOUT: float = env.float("QDRANT_TIMEOUT", default=10.0)
 # how many int8 candidates per wanted hit are rescored (1 = none: recall@10 0.92). Off: QDRANT_QUANTIZATION=false.
 QDRANT_QUANTIZATION: bool = env.bool("QDRANT_QUANTIZATION", default=True)
 QDRANT_OVERSAMPLING: float = env.float("QDRANT_OVERSAMPLING", default=2.0)
+# Where the points' payloads live: in RAM (false, the default) or on disk, read on demand (true, Qdrant server's own
+# default). Every search returns its points' payloads; on disk, after a reader's pause, reading 30 of them cost more
+# than the scan (p95 of a search at 100k points 12.9 ms against 6.6 in RAM, issue 12). About 0.5 KB a chunk.
+QDRANT_ON_DISK_PAYLOAD: bool = env.bool("QDRANT_ON_DISK_PAYLOAD", default=False)
 # How the app's clients reach an http:// QDRANT_URL: "lean", a small HTTP/1.1 transport kept alive (about 0.4 ms less a
 # request than httpx's own, issue 12), or "httpx", httpx's transport. An https:// URL always uses httpx's (TLS).
 QDRANT_HTTP_TRANSPORT: str = env.str("QDRANT_HTTP_TRANSPORT", default="lean")

@@ -182,7 +182,7 @@ class VectorStoreApp:
         return self.store.create(name, data)
 
     def collection_update(self, data: dict[str, Any], name: str) -> Any:
-        """``PATCH /collections/{name}``: change the collection's quantization (the rest of the body is refused).
+        """``PATCH /collections/{name}``: change the quantization or ``params.on_disk_payload`` (the rest is refused).
 
         Raises:
             StoreError: 400 for another field or an invalid body, 404 when the collection does not exist.

@@ -22,6 +22,7 @@ from devstack.vectorstore.translate import (
     INDEXING_THRESHOLD_KB,
     MAX_SEGMENT_KB,
     OPTIMIZE_AFTER_IDLE_S,
+    PAYLOAD_MEMORY,
     SEARCH_THREADS,
     StoreError,
     _bad,
@@ -117,7 +118,7 @@ def _edge_config(definition: dict[str, Any]) -> Any:
     return e.EdgeConfig(
         vectors=vectors or None,
         sparse_vectors=sparse or None,
-        payload_memory=e.Memory.Cold,
+        payload_memory=e.Memory.Cold if payload_on_disk(definition) else e.Memory.Cached,
         max_search_threads=SEARCH_THREADS,
         optimizers=e.EdgeOptimizersConfig(
             indexing_threshold=INDEXING_THRESHOLD_KB,
@@ -125,6 +126,16 @@ def _edge_config(definition: dict[str, Any]) -> Any:
             max_segment_size=MAX_SEGMENT_KB,
         ),
     )
+
+
+def payload_on_disk(definition: dict[str, Any]) -> bool:
+    """Whether the collection's payloads are read from disk on demand: as declared, else the store's default.
+
+    A collection's ``on_disk_payload`` (declared at creation or changed by ``PATCH``) decides; one made by an earlier
+    version of the store declared none and follows ``QDRANT_EDGE_PAYLOAD_MEMORY`` (cached: in RAM).
+    """
+    declared = definition.get("on_disk_payload")
+    return PAYLOAD_MEMORY == "cold" if declared is None else bool(declared)
 
 
 def quantization_definition(value: Any) -> dict[str, Any] | None:
@@ -156,7 +167,7 @@ def quantization_out(scalar: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
-    """The vectors, sparse vectors and quantization of a ``CreateCollection`` body, validated, JSON-ready."""
+    """The vectors, sparse vectors, quantization and payload storage of a ``CreateCollection`` body, JSON-ready."""
     from qdrant_client.http import models as m
 
     parsed = m.CreateCollection.model_validate(body)
@@ -182,6 +193,7 @@ def collection_definition(body: dict[str, Any]) -> dict[str, Any]:
         "vectors": vectors,
         "sparse_vectors": sparse,
         "quantization": quantization_definition(parsed.quantization_config),
+        "on_disk_payload": parsed.on_disk_payload,
     }
 
 
@@ -232,7 +244,7 @@ def collection_info(collection: Collection) -> dict[str, Any]:
                 "shard_number": 1,
                 "replication_factor": 1,
                 "write_consistency_factor": 1,
-                "on_disk_payload": True,
+                "on_disk_payload": payload_on_disk(collection.definition),
             },
             "hnsw_config": {"m": 0, "ef_construct": 100, "full_scan_threshold": 10_000},  # no graph: exact scans
             "optimizer_config": {
@@ -340,10 +352,13 @@ class EdgeStore:
         return True
 
     def reconfigure(self, name: str, body: dict[str, Any]) -> bool:
-        """Apply an ``UpdateCollection`` body: its quantization (the collection's or a named vector's); true once done.
+        """Apply an ``UpdateCollection`` body (quantization, ``params.on_disk_payload``); true once done.
+
+        The quantization is the collection's or a named vector's.
 
         The shard is closed and loaded again with the new configuration while no request holds it; the optimizer
-        then quantizes (or drops the quantized copy of) its indexed segments once writes pause.
+        then quantizes (or drops the quantized copy of) its indexed segments, and moves their payloads into RAM or
+        onto disk, once writes pause.
 
         Raises:
             StoreError: 400 for a field this store does not change, 404 when the collection does not exist.
@@ -353,15 +368,21 @@ class EdgeStore:
 
         parsed = m.UpdateCollection.model_validate(body)
         unsupported = sorted(
-            field for field in parsed.model_fields_set if field not in ("quantization_config", "vectors")
+            field for field in parsed.model_fields_set if field not in ("quantization_config", "vectors", "params")
         )
+        if parsed.params is not None:
+            unsupported += sorted(f"params.{field}" for field in parsed.params.model_fields_set - {"on_disk_payload"})
         if unsupported:
-            raise _bad(f"this store changes only quantization_config, not {', '.join(unsupported)}")
+            raise _bad(
+                f"this store changes only quantization_config and params.on_disk_payload, not {', '.join(unsupported)}"
+            )
         with self.lock:
             collection = self.get(name)
             definition = json.loads(json.dumps(collection.definition))
             if "quantization_config" in parsed.model_fields_set:
                 definition["quantization"] = quantization_definition(parsed.quantization_config)
+            if parsed.params is not None and parsed.params.on_disk_payload is not None:
+                definition["on_disk_payload"] = parsed.params.on_disk_payload
             for vector, diff in (parsed.vectors or {}).items():
                 if vector not in definition["vectors"]:
                     raise _bad(f"Wrong input: Not existing vector name error: {vector}")
@@ -387,7 +408,12 @@ class EdgeStore:
                 tmp.replace(collection.path / "collection.json")
                 collection.definition = definition
                 collection.last_write = time.monotonic()  # the optimizer indexes the segments again
-        log.info("vectorstore_collection_updated", collection=name, quantization=definition.get("quantization"))
+        log.info(
+            "vectorstore_collection_updated",
+            collection=name,
+            quantization=definition.get("quantization"),
+            on_disk_payload=payload_on_disk(definition),
+        )
         return True
 
     # writes

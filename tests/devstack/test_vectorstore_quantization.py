@@ -1,9 +1,10 @@
-"""The embedded store's scalar int8 quantization, as the app declares and uses it through ``QdrantClient(url=...)``.
+"""The embedded store's in-RAM copies: the int8 vectors and the payload, as the app uses them through ``QdrantClient``.
 
 The app creates its collection with ``quantization_config`` (int8, in RAM) and asks each dense search to rescore
 ``QDRANT_OVERSAMPLING`` x the wanted hits with the float vectors; an older collection gets the quantization through
 ``PATCH /collections/{name}`` on the next ingest. The store indexes a segment (its int8 copy) once it holds more than
 ``QDRANT_EDGE_INDEXING_THRESHOLD_KB`` of vectors; the tests lower it to 1 KB so a few hundred points are indexed.
+Payloads are kept in RAM (``QDRANT_EDGE_PAYLOAD_MEMORY``, cached); a store an earlier version made cold is converted.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ def _client(url: str):
     return QdrantClient(url=url, api_key=KEY, timeout=10, check_compatibility=False, https=False)
 
 
-def _start(path: Path, server_logs: Path) -> tuple[localservers.ManagedProcess, str]:
+def _start(path: Path, server_logs: Path, **options: str) -> tuple[localservers.ManagedProcess, str]:
     port = localservers.free_port()
     proc = localservers.vectorstore_server(
-        port=port, path=path, log_dir=server_logs, api_key=KEY, indexing_threshold_kb=1
+        port=port, path=path, log_dir=server_logs, api_key=KEY, indexing_threshold_kb=1, **options
     ).start()
     return proc, f"http://127.0.0.1:{port}"
 
@@ -231,3 +232,146 @@ def test_unsupported_updates_and_bad_search_params_get_400_in_the_error_envelope
         )
     finally:
         proc.stop()
+
+
+def _payload_storage(path: Path, name: str) -> set[str]:
+    """The payload storage of every segment of collection ``name`` in the store directory ``path`` (Edge's files)."""
+    import json
+
+    segments = list(path.rglob(f"{name}/shard/segments/*/segment.json"))
+    assert segments, f"no segments of {name} under {path}"
+    return {json.loads(segment.read_text())["config"]["payload_storage_type"]["type"] for segment in segments}
+
+
+def _search(client, name: str, vectors):
+    from documents.services import vectorstore
+
+    reader = vectorstore.permission_filter(group_ids=[1])
+    return client.query_points(
+        name,
+        query=vectors[9].tolist(),
+        using="dense",
+        query_filter=reader,
+        limit=10,
+        search_params=vectorstore.dense_search_params(),
+    ).points
+
+
+def _heading(language: str) -> str:
+    return "Άρθρο 5. Υποχρεώσεις του αιτούντος" if language == "el" else "Section 5. The applicant's duties"
+
+
+def _assert_intact(client, name: str, ids: list[str], heading: str) -> None:
+    from documents.services import vectorstore
+
+    assert client.count(name, exact=True).count == N
+    reader = vectorstore.permission_filter(group_ids=[1])
+    assert client.count(name, count_filter=reader, exact=True).count == N // 4
+    titled = {str(r.id): r.payload.get("heading") for r in client.retrieve(name, ids=ids[:52])}
+    assert titled == dict.fromkeys(ids[:50], heading) | {ids[50]: None, ids[51]: None}
+
+
+@pytest.mark.parametrize("language", ["en", "el"])
+def test_a_store_made_with_payloads_on_disk_reopens_with_them_in_ram_and_its_points_intact(
+    tmp_path, server_logs, settings, language
+):
+    """An earlier version's store (payloads read from disk on demand, nothing declared) is converted after a start."""
+    from qdrant_client import models
+
+    from documents.services import vectorstore
+
+    settings.QDRANT_COLLECTION_PREFIX = f"pm{language}{uuid.uuid4().hex[:6]}"
+    name, heading = vectorstore.collection_name(DIM), _heading(language)
+    vectors = _vectors(N, seed=5 if language == "el" else 6)
+    proc, url = _start(tmp_path, server_logs, payload_memory="cold")  # the store's former default
+    try:
+        client = _client(url)
+        client.create_collection(  # as the app made it before: nothing said of the payload
+            name,
+            vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+            sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            quantization_config=vectorstore.quantization_config(),
+        )
+        ids = _upsert(client, name, vectors)
+        client.set_payload(name, payload={"heading": heading}, points=ids[:50], wait=True)
+        _wait_indexed(client, name, N)
+        assert client.get_collection(name).config.params.on_disk_payload is True
+        assert _payload_storage(tmp_path, name) == {"mmap"}  # on disk, read on demand
+        before = _search(client, name, vectors)
+    finally:
+        proc.stop()
+    proc, url = _start(tmp_path, server_logs)  # today's default: cached
+    try:
+        settings.QDRANT_URL = url
+        client = _client(url)
+        _wait_indexed(client, name, N)  # the optimizer looks at every shard once after start: it converts them
+        assert client.get_collection(name).config.params.on_disk_payload is False
+        after = _search(client, name, vectors)
+        assert [(p.id, p.payload) for p in after] == [(p.id, p.payload) for p in before]
+        assert all(p.payload["access_group_ids"] == [1] for p in after)
+        _assert_intact(client, name, ids, heading)
+        vectorstore._indexes_checked.clear()
+        assert vectorstore.collection_ensure(client=client, dim=DIM) == name  # its payload indexes; the storage stays
+        assert client.get_collection(name).config.params.on_disk_payload is False
+    finally:
+        proc.stop()
+    # the segments the next start opens (the replaced ones are removed when their last reader lets go, at the latest
+    # when the store closes)
+    assert _payload_storage(tmp_path, name) == {"in_ram_mmap"}
+
+
+@pytest.mark.parametrize("language", ["en", "el"])
+def test_the_app_declares_payloads_in_ram_and_moves_an_older_collections_there(
+    tmp_path, server_logs, settings, language
+):
+    """collection_ensure creates the collection with on_disk_payload false, and PATCHes one declared on disk."""
+    from qdrant_client import models
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    from documents.services import vectorstore
+
+    heading = _heading(language)
+    vectors = _vectors(N, seed=7 if language == "el" else 8)
+    proc, url = _start(tmp_path, server_logs)
+    try:
+        settings.QDRANT_URL = url
+        client = _client(url)
+        settings.QDRANT_COLLECTION_PREFIX = f"new{language}{uuid.uuid4().hex[:6]}"
+        fresh = vectorstore.collection_ensure(client=client, dim=DIM)
+        assert client.get_collection(fresh).config.params.on_disk_payload is False
+        _upsert(client, fresh, vectors[:100])
+        assert _payload_storage(tmp_path, fresh) == {"in_ram_mmap"}
+
+        settings.QDRANT_COLLECTION_PREFIX = f"disk{language}{uuid.uuid4().hex[:6]}"
+        name = vectorstore.collection_name(DIM)
+        client.create_collection(  # on disk, as a Qdrant server makes a collection by default
+            name,
+            vectors_config={"dense": models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+            sparse_vectors_config={"sparse": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            quantization_config=vectorstore.quantization_config(),
+            on_disk_payload=True,
+        )
+        ids = _upsert(client, name, vectors)
+        client.set_payload(name, payload={"heading": heading}, points=ids[:50], wait=True)
+        assert _payload_storage(tmp_path, name) == {"mmap"}  # written, not yet indexed: one appendable segment
+        before = _search(client, name, vectors)
+        with pytest.raises(UnexpectedResponse) as refused:  # the store changes no other parameter
+            client.update_collection(name, collection_params=models.CollectionParamsDiff(replication_factor=2))
+        assert refused.value.status_code == 400 and b"params.replication_factor" in refused.value.content
+        vectorstore._indexes_checked.clear()
+        assert vectorstore.collection_ensure(client=client, dim=DIM) == name
+        assert client.get_collection(name).config.params.on_disk_payload is False
+        _wait_indexed(client, name, N)
+        assert [(p.id, p.payload) for p in _search(client, name, vectors)] == [(p.id, p.payload) for p in before]
+        _assert_intact(client, name, ids, heading)
+        settings.QDRANT_ON_DISK_PAYLOAD = True  # an operator's choice is applied the same way
+        vectorstore._indexes_checked.clear()
+        vectorstore.collection_ensure(client=client, dim=DIM)
+        assert client.get_collection(fresh).config.params.on_disk_payload is False  # only the collection in use
+        assert client.get_collection(name).config.params.on_disk_payload is True
+        _wait_indexed(client, name, N)
+        _assert_intact(client, name, ids, heading)
+    finally:
+        proc.stop()
+    assert _payload_storage(tmp_path, name) == {"mmap"}
+    assert _payload_storage(tmp_path, fresh) == {"in_ram_mmap"}
