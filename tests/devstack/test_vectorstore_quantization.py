@@ -332,7 +332,8 @@ def test_the_app_declares_payloads_in_ram_and_moves_an_older_collections_there(
 
     heading = _heading(language)
     vectors = _vectors(N, seed=7 if language == "el" else 8)
-    proc, url = _start(tmp_path, server_logs)
+    # the store's own default on disk: what the app declares, not the default, puts the payloads in RAM
+    proc, url = _start(tmp_path, server_logs, payload_memory="cold")
     try:
         settings.QDRANT_URL = url
         client = _client(url)
