@@ -185,19 +185,29 @@ def collection_ensure(*, client: QdrantClient, dim: int | None = None) -> str:
         if client.collection_exists(name):
             payload_indexes_ensure(client=client, name=name)
             return name
-        client.create_collection(
-            collection_name=name,
-            vectors_config={
-                DENSE: models.VectorParams(size=dim or embedding_dimension(), distance=models.Distance.COSINE)
-            },
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            quantization_config=quantization_config(),
-            on_disk_payload=settings.QDRANT_ON_DISK_PAYLOAD,
+        _collection_create(
+            client,
+            name,
+            vectors={DENSE: models.VectorParams(size=dim or embedding_dimension(), distance=models.Distance.COSINE)},
+            sparse={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-        for field, schema in INDEXED_FIELDS.items():
-            client.create_payload_index(name, field_name=field, field_schema=models.PayloadSchemaType(schema))
     log.info("vector_collection_created", collection=name)
     return name
+
+
+def _collection_create(client: QdrantClient, name: str, *, vectors: Any, sparse: Any) -> None:
+    """Create a collection with the app's storage settings (quantization, payloads in RAM) and its payload indexes."""
+    from qdrant_client import models
+
+    client.create_collection(
+        collection_name=name,
+        vectors_config=vectors,
+        sparse_vectors_config=sparse,
+        quantization_config=quantization_config(),
+        on_disk_payload=settings.QDRANT_ON_DISK_PAYLOAD,
+    )
+    for field, schema in INDEXED_FIELDS.items():
+        client.create_payload_index(name, field_name=field, field_schema=models.PayloadSchemaType(schema))
 
 
 _indexes_checked: set[tuple[str, str]] = set()
@@ -529,17 +539,9 @@ def collections_migrate_local(
             total = local.count(name, exact=True).count
             with store_errors_as_transient():
                 if not target.collection_exists(name):
-                    target.create_collection(
-                        collection_name=name,
-                        vectors_config=info.config.params.vectors or {},
-                        sparse_vectors_config=info.config.params.sparse_vectors,
-                        quantization_config=quantization_config(),
-                        on_disk_payload=settings.QDRANT_ON_DISK_PAYLOAD,
+                    _collection_create(
+                        target, name, vectors=info.config.params.vectors or {}, sparse=info.config.params.sparse_vectors
                     )
-                    for field, schema in INDEXED_FIELDS.items():
-                        target.create_payload_index(
-                            name, field_name=field, field_schema=models.PayloadSchemaType(schema)
-                        )
                 done, offset = 0, None
                 while True:
                     records, offset = local.scroll(

@@ -376,3 +376,19 @@ def test_the_app_declares_payloads_in_ram_and_moves_an_older_collections_there(
         proc.stop()
     assert _payload_storage(tmp_path, name) == {"mmap"}
     assert _payload_storage(tmp_path, fresh) == {"in_ram_mmap"}
+
+
+def test_an_unknown_payload_memory_setting_stops_the_store_at_start_with_a_message(tmp_path):
+    """A typo in ``QDRANT_EDGE_PAYLOAD_MEMORY`` is not taken for either mode: the store refuses to start, naming it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QDRANT_EDGE_PAYLOAD_MEMORY": "warm"}
+    argv = [sys.executable, "-m", "devstack.vectorstore.server", "--port", str(localservers.free_port())]
+    done = subprocess.run(
+        [*argv, "--path", str(tmp_path / "store")], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "QDRANT_EDGE_PAYLOAD_MEMORY must be cold or cached, not 'warm'" in done.stderr
+    assert not (tmp_path / "store").exists()  # nothing was created under the wrong setting

@@ -432,7 +432,11 @@ def test_migrate_copies_a_local_mode_store_with_its_vectors(tmp_path, server_log
         call_command("vectorstore_migrate", source=str(old), batch_size=128)  # a second run changes nothing
         client = _client(url)
         assert client.count("docintel_e5_8").count == 300
-        assert set(client.get_collection("docintel_e5_8").payload_schema) >= {"document_id", "access_group_ids"}
+        info = client.get_collection("docintel_e5_8")
+        assert set(info.payload_schema) >= {"document_id", "access_group_ids"}
+        # created with the app's own storage settings, as collection_ensure makes them
+        assert info.config.params.on_disk_payload is False
+        assert info.config.quantization_config is not None
         got = client.retrieve("docintel_e5_8", ids=[points[7].id], with_vectors=True)[0]
         assert got.payload == points[7].payload
         assert got.vector["sparse"].indices == points[7].vector["sparse"].indices
