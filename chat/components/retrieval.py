@@ -94,6 +94,10 @@ def score_fusion(rankings: dict[str, list[tuple[str, float]]], *, weights: dict[
 
 
 FUSIONS = ("relative", "rrf", "dbsf")
+# The payload fields a search answer carries: what the retriever's readers take from a hit before the chunk is
+# loaded (the ranking's chunk and groups, the document, the page and the language); the rest of the payload
+# (ordinal, MIME type, flags, search keys) stays in the store, neither serialised by it nor parsed here.
+RETURNED_FIELDS = ["chunk_id", "document_id", "access_group_ids", "language", "page"]
 RRF_K = 60
 
 
@@ -187,7 +191,7 @@ class HybridQdrantRetriever:
                 using=using,
                 filter=query_filter,
                 limit=self.candidates,
-                with_payload=True,
+                with_payload=RETURNED_FIELDS,
                 params=dense_params if using == "dense" else None,
             )
             for vector, using in legs.values()
@@ -210,7 +214,9 @@ class HybridQdrantRetriever:
                 else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[self.dense_weight, 1.0 - self.dense_weight]))
             )
             requests.append(
-                models.QueryRequest(prefetch=prefetch, query=query, filter=query_filter, limit=top_k, with_payload=True)
+                models.QueryRequest(
+                    prefetch=prefetch, query=query, filter=query_filter, limit=top_k, with_payload=RETURNED_FIELDS
+                )
             )
             names.append("fused")
         return names, requests

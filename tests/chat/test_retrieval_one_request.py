@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chat.components.retrieval import FUSIONS, HybridQdrantRetriever
+from chat.components.retrieval import FUSIONS, RETURNED_FIELDS, HybridQdrantRetriever
 from chat.components.scope import AccessScope
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -30,7 +30,15 @@ def indexed(settings, qdrant_url):
             dense=[rng.uniform(-1, 1) for _ in range(DIM)],
             sparse_indices=[i % 7],
             sparse_values=[1.0],
-            payload={"document_id": 1, "chunk_id": i, "access_group_ids": [1 + i % 2]},
+            payload={
+                "document_id": 1,
+                "chunk_id": i,
+                "access_group_ids": [1 + i % 2],
+                "language": ("el", "en")[i % 3 == 0],
+                "page": 1 + i // 10,
+                "ordinal": i,
+                "mime_type": "text/plain",
+            },
         )
         for i in range(60)
     ]
@@ -72,6 +80,11 @@ def test_one_request_per_hybrid_search_with_per_leg_scores(indexed, fusion):
     assert calls == ["batch"]
     assert len(out["documents"]) == 5 and out["dense"] and out["keyword"]
     assert all(d.meta["access_group_ids"] == [1] for d in out["documents"])
+    # only the fields the readers of a hit take come back: the rest of the payload stays in the store
+    for doc in out["documents"]:
+        assert set(doc.meta) - {"dense_score", "keyword_score"} == set(RETURNED_FIELDS)
+        assert doc.meta["page"] == 1 + doc.meta["chunk_id"] // 10
+        assert doc.meta["language"] == ("el", "en")[doc.meta["chunk_id"] % 3 == 0]
     assert all(p.access_group_ids == (1,) for p in [*out["dense"], *out["keyword"]])
     assert all(p.chunk_id > 0 for p in [*out["dense"], *out["keyword"]])
     dense_scores = {d.id: d.score for d in out["dense"]}
