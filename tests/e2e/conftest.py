@@ -42,9 +42,14 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_daphne(django_db_setup, django_db_blocker, llm_url, embedding_url, qdrant_url, server_logs, tmp_path_factory):
-    """One Daphne per test module; it reads and writes the same test database as the tests (transactional)."""
+    """One Daphne for the browser and WebSocket modules; it reads and writes the tests' database (transactional).
+
+    Started once (each start, guards warmed, took ~13 s): every test makes its own users and access groups, so the
+    points an earlier test indexed in the shared collection are outside a later reader's filter, as they already were
+    between the tests of one module.
+    """
     from django.db import connection
 
     from devstack import localservers

@@ -34,33 +34,47 @@ PASSAGES = [
 ]
 
 
-@pytest.fixture
-def live(settings, llm_url, embedding_url, qdrant_url, server_logs, librarian, reader, finance) -> Iterator[str]:
-    """Daphne on a free port, on this test's database and the session's model servers, with one indexed document."""
-    use_stack(settings, llm_url=llm_url, embedding_url=embedding_url, qdrant_url=qdrant_url)
-    doc = make_document(title="Kestrel reservoir facts", groups=[finance], language="en")
-    index_document(doc, PASSAGES, pages=[1, 2])
-    db = settings.DATABASES["default"]
+@pytest.fixture(scope="module")
+def api_daphne(
+    django_db_setup, django_db_blocker, llm_url, embedding_url, qdrant_url, server_logs, tmp_path_factory
+) -> Iterator[tuple[str, str, str]]:
+    """One Daphne for the module (its start, guards warmed, is ~13 s), on the test database and the model servers."""
+    import uuid
+
+    prefix = f"api{uuid.uuid4().hex[:10]}"
+    media = str(tmp_path_factory.mktemp("api-media"))
+    db = connection.settings_dict
     env = {
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": "4",
         "LLM_BASE_URL": llm_url,
         "EMBEDDING_BASE_URL": embedding_url,
         "QDRANT_URL": qdrant_url,
-        "QDRANT_COLLECTION_PREFIX": settings.QDRANT_COLLECTION_PREFIX,
+        "QDRANT_COLLECTION_PREFIX": prefix,
         "LLM_MAX_TOKENS": "24",
         "LLM_TEMPERATURE": "0",
         "DOCINTEL_QUESTIONS_PER_MINUTE": "100000",  # the fuzzer should reach the answering path, not the quota
         "DOCINTEL_ANSWERS_CONCURRENT": "1000",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "MEDIA_ROOT": media,
     }
     port = localservers.free_port()
     server = localservers.daphne_server(port=port, env=env, log_dir=server_logs).start(timeout=120)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", prefix, media
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live(api_daphne, settings, llm_url, embedding_url, qdrant_url, librarian, reader, finance) -> str:
+    """The module's Daphne, with one indexed document in the collection it reads (this test's access group)."""
+    url, prefix, media = api_daphne
+    use_stack(settings, llm_url=llm_url, embedding_url=embedding_url, qdrant_url=qdrant_url)
+    settings.QDRANT_COLLECTION_PREFIX, settings.MEDIA_ROOT = prefix, media
+    doc = make_document(title="Kestrel reservoir facts", groups=[finance], language="en")
+    index_document(doc, PASSAGES, pages=[1, 2])
+    return url
 
 
 def _bearer(user: User, *, hours: int = 2) -> str:
