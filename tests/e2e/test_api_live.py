@@ -67,7 +67,9 @@ def api_daphne(
 
 
 @pytest.fixture
-def live(api_daphne, settings, llm_url, embedding_url, qdrant_url, librarian, reader, finance) -> str:
+def live(
+    api_daphne: tuple[str, str, str], settings, llm_url, embedding_url, qdrant_url, librarian, reader, finance
+) -> str:
     """The module's Daphne, with one indexed document in the collection it reads (this test's access group)."""
     url, prefix, media = api_daphne
     use_stack(settings, llm_url=llm_url, embedding_url=embedding_url, qdrant_url=qdrant_url)
