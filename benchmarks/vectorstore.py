@@ -32,6 +32,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from chat.components.retrieval import RETURNED_FIELDS  # every backend returns the payload fields the app asks for
+
 REPO = Path(__file__).resolve().parent.parent
 DIM = 384
 GROUPS = 20
@@ -364,6 +366,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 query_filter=flt(q),
                 limit=10,
                 search_params=params,
+                with_payload=RETURNED_FIELDS,
             )
             return [id_index[str(p.id)] for p in res.points]
 
@@ -376,6 +379,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 query_filter=flt(q),
                 limit=10,
                 search_params=floats,
+                with_payload=RETURNED_FIELDS,
             )
             return [id_index[str(p.id)] for p in res.points]
 
@@ -387,6 +391,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 query_filter=flt(q),
                 limit=10,
                 search_params=params,
+                with_payload=RETURNED_FIELDS,
             )
             return [id_index[str(p.id)] for p in res.points]
 
@@ -398,6 +403,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 query_filter=flt(q),
                 limit=10,
                 search_params=params,
+                with_payload=RETURNED_FIELDS,
             )
             return [id_index[str(p.id)] for p in res.points]
 
@@ -412,6 +418,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 query=models.FusionQuery(fusion=models.Fusion.RRF),
                 query_filter=flt(q),
                 limit=10,
+                with_payload=RETURNED_FIELDS,
             )
             return [id_index[str(p.id)] for p in res.points]
 
@@ -424,7 +431,7 @@ def bench_store(data: Data, workdir: Path, queries: int, rivals: dict[str, Any] 
                 "query": data.q_dense[q].tolist(),
                 "using": "dense",
                 "limit": 10,
-                "with_payload": True,
+                "with_payload": RETURNED_FIELDS,
                 "filter": {"must": [{"key": "access_group_ids", "match": {"any": data.q_groups[q]}}]},
             } | ({"params": params.model_dump(exclude_none=True)} if params is not None else {})
             answer = raw.post(f"{url}/collections/{COLLECTION}/points/query", content=orjson.dumps(body)).json()
@@ -558,7 +565,7 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
             query=e.Query.Nearest(data.q_dense[q].tolist(), using="dense"),
             filter=flt(q),
             params=params,
-            with_payload=True,
+            with_payload=RETURNED_FIELDS,
         )
         return [id_index[str(p.id)] for p in shard.query(req)]
 
@@ -573,7 +580,7 @@ def bench_edge(data: Data, workdir: Path, queries: int) -> dict[str, Any]:
             ],
             query=cast(Any, e.Fusion.Rrf(k=2)),  # the stub types Fusion's nested classes loosely
             filter=flt(q),
-            with_payload=True,
+            with_payload=RETURNED_FIELDS,
         )
         return [id_index[str(p.id)] for p in shard.query(req)]
 
