@@ -70,7 +70,14 @@ class AnswerSerializer(serializers.Serializer[Any]):
     ``query_id`` and ``response_id`` are the stored question and answer (for feedback and the session's history).
     """
 
-    text = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(allow_blank=True, help_text="The answer in Markdown, with [n] citation markers.")
+    html = serializers.CharField(
+        allow_blank=True,
+        help_text=(
+            "The answer as the portal's pages show it: sanitised HTML (no script, no image), each [n] a link to the "
+            "cited passage's source view; safe to insert into a page."
+        ),
+    )
     citations = CitationSerializer(many=True)
     response_id = serializers.IntegerField()
     query_id = serializers.IntegerField()

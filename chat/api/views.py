@@ -160,7 +160,7 @@ class QueryStreamView(JSONAPIView):
                 SSE_EVENT,
                 description=(
                     "Server-Sent Events: `event: token` frames (`{type, text}`), then exactly one `event: answer` "
-                    "(`{type, text, citations, response_id, query_id, status}`) or `event: error` "
+                    "(`{type, text, html, citations, response_id, query_id, status}`) or `event: error` "
                     "(`{type, code, message}`; `rate_limited` adds `retry_after` in seconds). The data of each frame "
                     "is JSON."
                 ),

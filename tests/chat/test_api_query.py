@@ -40,6 +40,9 @@ CITATION: Citation = {
 }
 
 
+HTML = '<p>It is 42 <a class="cite" href="/documents/3/source/?chunk=7">[1]</a>.</p>'
+
+
 @pytest.fixture
 def calls(monkeypatch):
     """Replace both answering entry points; record what the views pass."""
@@ -47,7 +50,9 @@ def calls(monkeypatch):
 
     def fake_sync(**kwargs):
         recorded.append(kwargs)
-        return AnswerResult(text="It is 42 [1].", citations=[CITATION], response_id=11, query_id=10, status="completed")
+        return AnswerResult(
+            text="It is 42 [1].", citations=[CITATION], response_id=11, query_id=10, status="completed", html=HTML
+        )
 
     def fake_stream(**kwargs):
         recorded.append(kwargs)
@@ -64,6 +69,7 @@ async def _answer_events():
     yield {
         "type": "answer",
         "text": "It is 42 [1].",
+        "html": HTML,
         "citations": [CITATION],
         "response_id": 11,
         "query_id": 10,
@@ -76,6 +82,7 @@ def test_query_answers_with_citations(api_as, reader, calls):
     assert response.status_code == 200
     assert response.json() == {
         "text": "It is 42 [1].",
+        "html": HTML,
         "citations": [CITATION],
         "response_id": 11,
         "query_id": 10,

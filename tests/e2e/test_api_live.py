@@ -131,6 +131,7 @@ def test_synchronous_query_with_citations_and_permission_filtered_retrieval(live
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["status"] in ("completed", "extractive") and body["citations"][0]["url"].startswith("/documents/")
+        assert f'href="{body["citations"][0]["url"]}"' in body["html"].replace("&amp;", "&")  # as the page shows it
         assert Query.objects.get(pk=body["query_id"]).channel == "api"
         nothing = http.post("/api/v1/query", json=question, headers={"Authorization": _bearer(outsider)})
         assert nothing.status_code == 200 and nothing.json()["status"] == "no_answer"

@@ -81,6 +81,7 @@ class AnswerResult:
     response_id: int
     query_id: int
     status: str
+    html: str  # the text as every page shows it (chat.events.answer_html), as the stream's final event carries it
 
 
 def _final(*, text: str, citations: list[Citation], response: Response, query: Query) -> AnswerFinalEvent:
@@ -515,4 +516,5 @@ def answer_sync(*, user: Any, text: str, session: ChatSession | None = None, cha
         response_id=event["response_id"],
         query_id=event["query_id"],
         status=event["status"],
+        html=event["html"],
     )
