@@ -76,6 +76,33 @@ def collection_name(dim: int | None = None) -> str:
     return f"{settings.QDRANT_COLLECTION_PREFIX}_{embedding_model_slug()}_{dim or embedding_dimension()}"
 
 
+INSECURE_KEY_WARNING = "Api key is used with an insecure connection"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def loopback_key_warning_silence(url: str) -> bool:
+    """Silence qdrant-client's "Api key is used with an insecure connection" when the store is on this machine.
+
+    The embedded store listens on 127.0.0.1 over HTTP with an API key (``make run`` makes one): the key keeps other
+    local users out, and nothing crosses a network, so the warning every process logged once was a false alarm. For
+    a store elsewhere over plain HTTP the warning stays: the key would travel in clear text.
+
+    Args:
+        url: the store's ``QDRANT_URL``.
+
+    Returns:
+        Whether the warning is now ignored in this process.
+    """
+    import warnings
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    if parts.scheme != "http" or parts.hostname not in _LOOPBACK:
+        return False
+    warnings.filterwarnings("ignore", message=INSECURE_KEY_WARNING, category=UserWarning)
+    return True
+
+
 def client_limits() -> Any:
     """The connection pool of every client of the store: connections kept alive between requests.
 
