@@ -9,7 +9,7 @@ Writes are acknowledged once Edge has applied them (its write-ahead log is on, s
 the next load). Points are validated by hand (not through the pydantic unions), which keeps upserts fast.
 """
 
-from devstack.vectorstore.store import Collection, EdgeStore, _edge_config, snapshot_restore
+from devstack.vectorstore.store import Collection, EdgeStore, StoreInUse, _edge_config, snapshot_restore, store_lock
 from devstack.vectorstore.translate import (
     MAX_BATCH,
     MAX_LIMIT,
@@ -31,6 +31,7 @@ __all__ = [
     "Collection",
     "EdgeStore",
     "StoreError",
+    "StoreInUse",
     "_edge_config",
     "_with_payload",
     "edge_filter",
@@ -40,4 +41,5 @@ __all__ = [
     "record_out",
     "scored_out",
     "snapshot_restore",
+    "store_lock",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from devstack.vectorstore import (
     Collection,
     EdgeStore,
     StoreError,
+    StoreInUse,
     edge_filter,
     point_id,
     points_from_body,
@@ -530,6 +532,10 @@ def vectorstore_serve(
         app.close()
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m devstack.vectorstore.server``: the store without Django (it needs none of its apps).
 
@@ -557,12 +563,19 @@ def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("DEBUG", "").lower() in ("1", "true", "yes", "on")
     json_logs = os.environ.get("LOG_JSON", str(not debug)).lower() in ("1", "true", "yes", "on")
     logging_module.configure_logging(json_output=json_logs, level=os.environ.get("LOG_LEVEL", "INFO"))
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    # SIGTERM stops the store as Ctrl-C does. Raised here, not re-sent as SIGINT: a store started in the background
+    # by a shell (``... &``) inherits SIGINT ignored, and a re-sent SIGINT would then be dropped.
+    signal.signal(signal.SIGTERM, _terminate)
     light_rest_models()
-    with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: vectorstore_serve flushed and closed the store
-        vectorstore_serve(
-            host=args.host, port=args.port, path=Path(args.path), api_key=os.environ.get("QDRANT_API_KEY") or None
-        )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: vectorstore_serve flushed and closed it
+            vectorstore_serve(
+                host=args.host, port=args.port, path=Path(args.path), api_key=os.environ.get("QDRANT_API_KEY") or None
+            )
+    except StoreInUse as exc:  # a second store on the same directory: say so, no traceback
+        log.error("vectorstore_in_use", code=exc.code, path=str(exc.path), owner_pid=exc.pid)
+        sys.stderr.write(f"{exc.message}\n")
+        return 2
     return 0
 
 

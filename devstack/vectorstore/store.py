@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import threading
@@ -29,6 +30,57 @@ from devstack.vectorstore.translate import (
 )
 
 log = structlog.get_logger(__name__)
+
+LOCK_FILE = "store.lock"
+
+
+class StoreInUse(StoreError):
+    """Another process owns the store directory: one process owns a store (its WAL, its optimizer, its files)."""
+
+    code = "vector_store_in_use"
+
+    def __init__(self, path: Path, pid: str) -> None:
+        """Say which directory, and which process holds it when it wrote its pid.
+
+        Args:
+            path: the store directory.
+            pid: the owner's process id as it wrote it in the lock file (empty if it wrote none).
+        """
+        owner = f"process {pid}" if pid else "another process"
+        super().__init__(
+            409,
+            f"The vector store at {path} is in use by {owner} [{self.code}]: one process owns a store. Stop that "
+            "process (a `make run` or a test left running?) or give this one another directory (--path, QDRANT_PATH).",
+        )
+        self.path = path
+        self.pid = pid
+
+
+def store_lock(path: Path) -> int:
+    """Own the store directory ``path`` for this process: an exclusive ``flock`` on ``path/store.lock``.
+
+    The kernel drops the lock when the descriptor is closed or the process ends, however it ends (kill -9 too), so a
+    crashed store never leaves a stale lock. The owner's pid is written into the file for the next one's message.
+
+    Returns:
+        The locked file descriptor; close it to give the directory up.
+
+    Raises:
+        StoreInUse: another process (or another open store in this one) holds the directory.
+    """
+    import fcntl
+
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+        os.close(fd)
+        raise StoreInUse(path, pid) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
 
 
 # --- collections ---------------------------------------------------------------------------------------------------
@@ -273,20 +325,30 @@ class EdgeStore:
 
         Args:
             path: the store directory.
+
+        Raises:
+            StoreInUse: another process owns ``path`` (:func:`store_lock`).
         """
+        self._lock_fd = store_lock(path)
         self.root = path / "edge"
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
         self.collections: dict[str, Collection] = {}
-        for folder in sorted(self.root.iterdir()):
-            meta = folder / "collection.json"
-            if not folder.is_dir() or not meta.exists():
-                continue
-            saved = json.loads(meta.read_text())
-            self.collections[folder.name] = _open(
-                folder.name, folder, saved["definition"], saved["created_at"], create=False
-            )
-            log.info("vectorstore_collection_loaded", collection=folder.name)
+        try:
+            for folder in sorted(self.root.iterdir()):
+                meta = folder / "collection.json"
+                if not folder.is_dir() or not meta.exists():
+                    continue
+                saved = json.loads(meta.read_text())
+                self.collections[folder.name] = _open(
+                    folder.name, folder, saved["definition"], saved["created_at"], create=False
+                )
+                log.info("vectorstore_collection_loaded", collection=folder.name)
+        except BaseException:
+            for collection in self.collections.values():
+                collection.shard.close()
+            os.close(self._lock_fd)
+            raise
         if (path / "collection").is_dir() and (path / "meta.json").exists():
             log.warning("vectorstore_local_mode_data_found", path=str(path), hint="manage.py vectorstore_migrate")
         self._stop = threading.Event()
@@ -483,6 +545,9 @@ class EdgeStore:
                     collection.shard.flush()
                     collection.shard.close()
             self.collections.clear()
+            if self._lock_fd >= 0:  # the directory is free for the next store
+                os.close(self._lock_fd)
+                self._lock_fd = -1
 
 
 def snapshot_restore(*, snapshot: Path, store_path: Path, collection: str | None = None) -> str:
@@ -490,7 +555,19 @@ def snapshot_restore(*, snapshot: Path, store_path: Path, collection: str | None
 
     The archive is checked (only ``collection.json`` and ``shard/...`` regular files and folders) and unpacked beside
     the live folder, loaded once to prove it opens, then swapped in.
+
+    Raises:
+        StoreInUse: a store is serving ``store_path`` (:func:`store_lock`).
+        StoreError: the archive is not one of the store's snapshots.
     """
+    fd = store_lock(store_path)
+    try:
+        return _snapshot_unpack(snapshot=snapshot, store_path=store_path, collection=collection)
+    finally:
+        os.close(fd)
+
+
+def _snapshot_unpack(*, snapshot: Path, store_path: Path, collection: str | None) -> str:
     from qdrant_edge import EdgeShard
 
     with tarfile.open(snapshot) as tar:

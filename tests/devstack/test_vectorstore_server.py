@@ -7,6 +7,8 @@ Durability: kill -9 during upserts loses no acknowledged write and the store reo
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import threading
 import time
@@ -377,6 +379,71 @@ def test_kill_9_during_upserts_loses_no_acknowledged_write_and_the_store_reopens
         client.upsert(name, points=_points(10, start=10_000_000), wait=True)  # and it takes writes again
     finally:
         proc.stop()
+
+
+def test_a_second_store_on_the_same_directory_is_refused_with_a_message_and_the_first_serves_on(tmp_path, server_logs):
+    """One process owns a store: a second one (either command, or a restore) says which process has it; no traceback."""
+    import subprocess
+    import sys
+
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "store"
+    proc, url = _start(path, server_logs)
+    try:
+        name = _collection(_client(url))
+        _client(url).upsert(name, points=_points(20), wait=True)
+        assert proc.process is not None
+        owner = f"in use by process {proc.process.pid} [vector_store_in_use]"
+        second = subprocess.run(
+            [sys.executable, "-m", "devstack.vectorstore.server", "--port", str(localservers.free_port()),
+             "--path", str(path)],
+            env=localservers._env({}), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 2 and owner in second.stderr and "Traceback" not in second.stderr, second.stderr
+        with pytest.raises(CommandError, match=re.escape(owner)):
+            call_command("vectorstore", port=localservers.free_port(), path=str(path))
+        archive = tmp_path / "any.snapshot"
+        archive.write_bytes(b"not opened: the directory is taken")
+        with pytest.raises(CommandError, match=re.escape(owner)):
+            call_command("vectorstore_restore", str(archive), path=str(path))
+        assert _client(url).count(name, exact=True).count == 20  # the owner is untouched and serves on
+    finally:
+        proc.stop()
+    from devstack.vectorstore import store_lock
+
+    os.close(store_lock(path))  # stopped, it gave the directory up
+
+
+def test_sigterm_stops_a_store_started_in_the_background_and_frees_its_directory(tmp_path):
+    """A shell's ``... &`` starts the store with SIGINT ignored: SIGTERM still flushes, closes and ends it."""
+    import signal
+    import subprocess
+    import sys
+
+    from devstack.vectorstore import store_lock
+
+    path, port = tmp_path / "store", localservers.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack.vectorstore.server", "--port", str(port), "--path", str(path)],
+        env=localservers._env({"QDRANT_API_KEY": KEY}),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - as a background shell job
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not localservers.port_open(port):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        client = _client(f"http://127.0.0.1:{port}")
+        client.upsert(_collection(client), points=_points(5), wait=True)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    os.close(store_lock(path))  # the directory is free
 
 
 def test_snapshot_backup_and_restore_commands(tmp_path, server_logs, settings):

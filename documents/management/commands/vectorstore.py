@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -32,9 +32,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Serve the store (blocks); the API key is ``QDRANT_API_KEY``."""
-        from devstack.vectorstore.server import vectorstore_serve  # noqa: PLC0415 - heavy: the store loads qdrant-edge
+        from devstack.vectorstore import StoreInUse  # noqa: PLC0415 - heavy: the store loads qdrant-edge
+        from devstack.vectorstore.server import vectorstore_serve  # noqa: PLC0415 - as above
 
         signal.signal(signal.SIGTERM, _stop)
-        vectorstore_serve(
-            host=options["host"], port=options["port"], path=Path(options["path"]), api_key=settings.QDRANT_API_KEY
-        )
+        try:
+            vectorstore_serve(
+                host=options["host"], port=options["port"], path=Path(options["path"]), api_key=settings.QDRANT_API_KEY
+            )
+        except StoreInUse as exc:  # a second store on the same directory: the message, not a traceback
+            raise CommandError(exc.message) from exc
