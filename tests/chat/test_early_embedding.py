@@ -6,6 +6,7 @@ Real embedding server, vector store, guards and LLM; English and Greek.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -98,15 +99,23 @@ def test_the_readers_scope_is_read_once_beside_the_guard(indexed, reader, monkey
 
     moments: list[tuple[str, float]] = []
     real_scope, real_guard = retrieval.access_scope_for, guards.input_guard
+    scope_started = threading.Event()
 
     def scope(user: Any) -> Any:
         moments.append(("scope", time.perf_counter()))
+        scope_started.set()
         return real_scope(user)
 
     async def guard(**kwargs: Any) -> Any:
         try:
             return await real_guard(**kwargs)
         finally:
+            # The scanners can finish (1-2 ms) before Django's sync thread is scheduled on a busy machine: the guard
+            # gives the scope up to 10 s to start. A scope that waited for the guard would never start in that time
+            # and would still come second.
+            deadline = time.monotonic() + 10
+            while not scope_started.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
             moments.append(("guard done", time.perf_counter()))
 
     monkeypatch.setattr(retrieval, "access_scope_for", scope)
