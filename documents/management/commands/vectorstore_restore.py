@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from devstack import localservers
 
 
 class Command(BaseCommand):
@@ -30,11 +27,7 @@ class Command(BaseCommand):
         archive, path = Path(options["archive"]), Path(options["path"])
         if not archive.is_file():
             raise CommandError(f"{archive} is not a file")
-        parsed = urlparse(settings.QDRANT_URL)
-        local = path == Path(settings.QDRANT_PATH) and parsed.hostname in ("127.0.0.1", "localhost")
-        if local and parsed.port and localservers.port_open(parsed.port):
-            raise CommandError(f"The vector store at {settings.QDRANT_URL} is running: stop it before a restore.")
-        try:
+        try:  # a store serving the directory holds its lock: StoreInUse (a StoreError) names its process
             name = snapshot_restore(snapshot=archive, store_path=path, collection=options["collection"])
         except StoreError as exc:
             raise CommandError(exc.message) from exc
