@@ -9,11 +9,17 @@
  *
  * The package's AVX2 path computes that with two integer instructions per 32 products (maddubs, madd), one scale
  * broadcast per row and block, and the "-8 * sum" correction in float, outside the integer sum. Here:
- *   - one VPDPBUSD per 64 products (two blocks, u8 nibbles x s8 activations, exact: |15 * 127 * 4| fits in int32);
- *   - the correction is folded into the same instruction: the accumulator starts at -8 * (the lane's activation
- *     sum), computed once per token and block pair (VPDPBUSD of 8s with the activations), so it stays exact;
+ *   - one VPDPBUSD per 64 products (two blocks), exact: the weights are made signed (nibble - 8, -8..7) and the
+ *     activations unsigned (a + 128, one XOR per token), so <w, a> = VPDPBUSD(acc, a + 128, w) with the accumulator
+ *     starting at -128 * (the lane's weight sum), computed once per row when its nibbles are unpacked; |255 * 8 * 4|
+ *     fits in int32 many times over;
  *   - the per-block scales are lane vectors computed once per row (weights) and once per token (activations);
- *   - four tokens share each weight load; a row's nibbles are unpacked once per tile of tokens.
+ *   - two rows and six tokens are computed together: twelve accumulators stay in registers, and each inner step
+ *     loads one activation vector and its scales for two rows' products (a row's weights, corrections and scales
+ *     are loaded once per six tokens); a row's nibbles are unpacked once per tile of tokens.
+ *   Against the previous kernel (one row, four tokens, the correction loaded per token): a question's embedding
+ *   p50 14.7 -> 11.8 ms, p95 22.9 -> 17.5 ms, four long passages 1,361 -> 1,017 ms, on one thread of this 2-core
+ *   machine, 20 ms idle before each question (interleaved in one process run; same output, bit for bit).
  * Integer dot products are the package's, bit for bit; only the order of the float sums differs (the build checks
  * the result against the packaged engine before it is used).
  *
@@ -26,6 +32,49 @@ static inline __m512 dx_pair_scale(float lo, float hi) {
     return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
 }
 
+/* One row's unpacked weights for the tile loops: signed nibbles, their lane corrections and the pair scales. */
+static inline void dx_unpack_row(const block_q4_0 *wr, int np, __m512i *w, __m512i *wc, __m512 *dw) {
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    const __m512i eight = _mm512_set1_epi8(8), flip = _mm512_set1_epi8((char)0x80);
+    for (int j = 0; j < np; j++) { /* [lo(b0) hi(b0) lo(b1) hi(b1)], 64 bytes, minus 8: the weights -8..7 */
+        const block_q4_0 *b0 = wr + 2 * j, *b1 = b0 + 1;
+        __m128i q0 = _mm_loadu_si128((const __m128i *)b0->qs);
+        __m128i q1 = _mm_loadu_si128((const __m128i *)b1->qs);
+        __m512i v = _mm512_castsi128_si512(_mm_and_si128(q0, low4));
+        v = _mm512_inserti32x4(v, _mm_and_si128(_mm_srli_epi16(q0, 4), low4), 1);
+        v = _mm512_inserti32x4(v, _mm_and_si128(q1, low4), 2);
+        v = _mm512_inserti32x4(v, _mm_and_si128(_mm_srli_epi16(q1, 4), low4), 3);
+        v = _mm512_sub_epi8(v, eight);
+        w[j] = v;
+        /* the activations come as u8 (a + 128): start each lane at -128 * (its weights' sum) */
+        wc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, v));
+        dw[j] = dx_pair_scale(fp16_to_fp32(b0->d), fp16_to_fp32(b1->d));
+    }
+}
+
+/* Y rows o, o+1 for NT tokens from t: 2 x NT accumulators in registers, each weight and token vector loaded once. */
+#define DX_BLOCK(NT)                                                                                            \
+    {                                                                                                           \
+        __m512 acc0[NT], acc1[NT];                                                                              \
+        for (int k = 0; k < NT; k++) acc0[k] = acc1[k] = _mm512_setzero_ps();                                   \
+        for (int j = 0; j < np; j++) {                                                                          \
+            __m512i w0 = wa[j], w1 = wb[j], c0 = ca[j], c1 = cb[j];                                             \
+            __m512 d0 = da[j], d1 = db[j];                                                                      \
+            for (int k = 0; k < NT; k++) {                                                                      \
+                __m512i av = au[(t + k) * np + j];                                                              \
+                __m512 sc = dap[(t + k) * np + j];                                                              \
+                acc0[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c0, av, w0)),                  \
+                                          _mm512_mul_ps(d0, sc), acc0[k]);                                      \
+                acc1[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c1, av, w1)),                  \
+                                          _mm512_mul_ps(d1, sc), acc1[k]);                                      \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (int k = 0; k < NT; k++) {                                                                          \
+            Y[(size_t)(t0 + t + k) * nout + o] = b0 + _mm512_reduce_add_ps(acc0[k]);                            \
+            if (two) Y[(size_t)(t0 + t + k) * nout + o + 1] = b1 + _mm512_reduce_add_ps(acc1[k]);               \
+        }                                                                                                       \
+    }
+
 static void docintel_matmul(const block_q4_0 *W, const float *bias, const int8_t *aq, const float *ad,
                             const int32_t *as, float *Y, int L, int nout, int nin) {
     int nb = nin / QK;
@@ -35,81 +84,46 @@ static void docintel_matmul(const block_q4_0 *W, const float *bias, const int8_t
     }
     int np = nb / 2; /* 64-byte pairs of blocks per row */
     int tiles = (L + DX_TILE - 1) / DX_TILE;
+    int pairs = (nout + 1) / 2;
 #pragma omp parallel if (!omp_in_parallel())
     {
-        __m512i *negc = (__m512i *)aligned_alloc(64, (size_t)DX_TILE * np * 64);
+        __m512i *au = (__m512i *)aligned_alloc(64, (size_t)DX_TILE * np * 64);
         __m512 *dap = (__m512 *)aligned_alloc(64, (size_t)DX_TILE * np * 64);
-        __m512i *wrow = (__m512i *)aligned_alloc(64, (size_t)np * 64);
-        __m512 *dwp = (__m512 *)aligned_alloc(64, (size_t)np * 64);
-        const __m512i eight = _mm512_set1_epi8(8);
-        const __m128i low4 = _mm_set1_epi8(0x0F);
+        __m512i *wa = (__m512i *)aligned_alloc(64, (size_t)np * 64 * 6);
+        __m512i *wb = wa + np, *ca = wa + 2 * np, *cb = wa + 3 * np;
+        __m512 *da = (__m512 *)(wa + 4 * np), *db = (__m512 *)(wa + 5 * np);
+        const __m512i flip = _mm512_set1_epi8((char)0x80);
         for (int tile = 0; tile < tiles; tile++) {
             int t0 = tile * DX_TILE, tn = L - t0 < DX_TILE ? L - t0 : DX_TILE;
             for (int t = 0; t < tn; t++) { /* every thread prepares the tile (private buffers, no barrier) */
                 const int8_t *a = aq + (size_t)(t0 + t) * nin;
                 const float *d = ad + (size_t)(t0 + t) * nb;
                 for (int j = 0; j < np; j++) {
-                    __m512i av = _mm512_loadu_si512((const void *)(a + (size_t)j * 64));
-                    negc[t * np + j] = _mm512_sub_epi32(
-                        _mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, av));
+                    au[t * np + j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(a + (size_t)j * 64)), flip);
                     dap[t * np + j] = dx_pair_scale(d[2 * j], d[2 * j + 1]);
                 }
             }
 #pragma omp for schedule(static)
-            for (int o = 0; o < nout; o++) {
-                const block_q4_0 *wr = W + (size_t)o * nb;
-                for (int j = 0; j < np; j++) { /* unpack the row: [lo(b0) hi(b0) lo(b1) hi(b1)], 64 bytes */
-                    const block_q4_0 *b0 = wr + 2 * j, *b1 = b0 + 1;
-                    __m128i q0 = _mm_loadu_si128((const __m128i *)b0->qs);
-                    __m128i q1 = _mm_loadu_si128((const __m128i *)b1->qs);
-                    __m512i v = _mm512_castsi128_si512(_mm_and_si128(q0, low4));
-                    v = _mm512_inserti32x4(v, _mm_and_si128(_mm_srli_epi16(q0, 4), low4), 1);
-                    v = _mm512_inserti32x4(v, _mm_and_si128(q1, low4), 2);
-                    v = _mm512_inserti32x4(v, _mm_and_si128(_mm_srli_epi16(q1, 4), low4), 3);
-                    wrow[j] = v;
-                    dwp[j] = dx_pair_scale(fp16_to_fp32(b0->d), fp16_to_fp32(b1->d));
-                }
-                float bo = bias ? bias[o] : 0.f;
-#define DX_STEP(K, ACC)                                                                                      \
-    {                                                                                                        \
-        __m512i av = _mm512_loadu_si512((const void *)(a + (size_t)(K) * nin + (size_t)j * 64));            \
-        __m512i s = _mm512_dpbusd_epi32(negc[(t + (K)) * np + j], w, av);                                  \
-        ACC = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, dap[(t + (K)) * np + j]), ACC);     \
-    }
+            for (int p = 0; p < pairs; p++) {
+                int o = 2 * p, two = o + 1 < nout;
+                dx_unpack_row(W + (size_t)o * nb, np, wa, ca, da);
+                if (two)
+                    dx_unpack_row(W + (size_t)(o + 1) * nb, np, wb, cb, db);
+                else
+                    for (int j = 0; j < np; j++) wb[j] = wa[j], cb[j] = ca[j], db[j] = da[j];
+                float b0 = bias ? bias[o] : 0.f, b1 = (bias && two) ? bias[o + 1] : 0.f;
                 int t = 0;
-                for (; t + 4 <= tn; t += 4) {
-                    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-                    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
-                    const int8_t *a = aq + (size_t)(t0 + t) * nin;
-                    for (int j = 0; j < np; j++) {
-                        __m512i w = wrow[j];
-                        __m512 dw = dwp[j];
-                        DX_STEP(0, acc0) DX_STEP(1, acc1) DX_STEP(2, acc2) DX_STEP(3, acc3)
-                    }
-                    Y[(size_t)(t0 + t + 0) * nout + o] = bo + _mm512_reduce_add_ps(acc0);
-                    Y[(size_t)(t0 + t + 1) * nout + o] = bo + _mm512_reduce_add_ps(acc1);
-                    Y[(size_t)(t0 + t + 2) * nout + o] = bo + _mm512_reduce_add_ps(acc2);
-                    Y[(size_t)(t0 + t + 3) * nout + o] = bo + _mm512_reduce_add_ps(acc3);
-                }
-                for (; t < tn; t++) {
-                    __m512 acc0 = _mm512_setzero_ps();
-                    const int8_t *a = aq + (size_t)(t0 + t) * nin;
-                    for (int j = 0; j < np; j++) {
-                        __m512i w = wrow[j];
-                        __m512 dw = dwp[j];
-                        DX_STEP(0, acc0)
-                    }
-                    Y[(size_t)(t0 + t) * nout + o] = bo + _mm512_reduce_add_ps(acc0);
-                }
-#undef DX_STEP
+                for (; t + 6 <= tn; t += 6) DX_BLOCK(6)
+                for (; t + 4 <= tn; t += 4) DX_BLOCK(4)
+                for (; t < tn; t++) DX_BLOCK(1)
             }
         }
-        free(negc);
+        free(au);
         free(dap);
-        free(wrow);
-        free(dwp);
+        free(wa);
     }
 }
+#undef DX_BLOCK
 #define DOCINTEL_KERNEL "avx512-vnni"
 #else
 #define docintel_matmul matmul_q4q8

