@@ -225,6 +225,7 @@ def _run(args: argparse.Namespace, workdir: Path, ingest_url: str | None) -> int
     call_command("migrate", verbosity=0)
     from chat.components.prompting import GroundedPromptBuilder
     from chat.services.answering import prompt_passages as _prompt_passages
+    from chat.services.answering.warmup import startup_objects_freeze
     from chat.services.retrieval import EarlyEmbedding, db_call, passages_retrieve
     from docintel.models import User
     from docintel.services import user_current
@@ -250,6 +251,7 @@ def _run(args: argparse.Namespace, workdir: Path, ingest_url: str | None) -> int
     reader = User.objects.create_user("bench-reader@example.com", "x")
     reader.groups.add(groups[0])
     guards_warm_up()
+    startup_objects_freeze()  # as a warmed web process (chat.services.answering.warmup) runs its questions
     builder = GroundedPromptBuilder()
     step = max(1, len(questions) // args.queries)
     asked = questions[::step][: args.queries]

@@ -92,10 +92,16 @@ def test_daphne_warm_up_runs_search_after_answering_even_when_answering_fails(mo
         calls.append("search")
         return 1.0
 
+    def freeze() -> int:
+        assert not marker.exists()  # frozen before the process says it is ready
+        calls.append("freeze")  # (not the test process's objects: tests/chat/test_warmup_gc.py freezes a real one)
+        return 0
+
     settings.ANSWER_WARM_UP = True
     monkeypatch.setenv("DOCINTEL_WARM_FILE", str(marker))
     monkeypatch.setattr(answering_warmup, "_started", False)
     monkeypatch.setattr(answering_warmup, "answering_warm_up", failing_answering)
+    monkeypatch.setattr(answering_warmup, "startup_objects_freeze", freeze)
     monkeypatch.setattr(search_warmup, "search_warm_up", search)
 
     async def start_and_wait() -> None:
@@ -104,5 +110,5 @@ def test_daphne_warm_up_runs_search_after_answering_even_when_answering_fails(mo
         await asyncio.gather(*answering_warmup._tasks)
 
     asyncio.run(start_and_wait())
-    assert calls == ["answering", "search"]
+    assert calls == ["answering", "search", "freeze"]
     assert marker.exists()
