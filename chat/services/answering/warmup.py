@@ -46,7 +46,9 @@ def startup_objects_freeze() -> int:
 
     Called once the process is warm, before it says it is ready: later full collections walk only what was made
     after (requests, answers). An object frozen here is never collected, so a cycle among them that becomes garbage
-    later stays (start-up's modules, models and pipelines stay alive for the process's life in any case).
+    later stays (start-up's modules, models and pipelines stay alive for the process's life in any case). The one
+    full collection before the freeze stops the event loop once (330-350 ms when warm), before the process says it
+    is ready; a real Daphne then froze about 790k objects and collected a few hundred.
 
     Returns:
         How many objects the permanent generation holds.
